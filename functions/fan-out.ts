@@ -1,0 +1,14 @@
+import { parameterStoreTokens } from '../lib/aws/token-provider.ts';
+import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
+import { createUploadAgent } from '../lib/upload/http.ts';
+import { awsRuntime } from './runtime.ts';
+
+const runtime = awsRuntime();
+const { config } = runtime;
+
+export const handler = createFanOutHandler({
+  ...runtime,
+  tokens: parameterStoreTokens({ source: config.tokenSource, prefix: config.tokenPrefix }),
+  dispatcher: createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency }),
+  putConcurrency: config.putConcurrency,
+});

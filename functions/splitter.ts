@@ -1,0 +1,4 @@
+import { createSplitterHandler } from '../lib/handlers/splitter.ts';
+import { awsRuntime } from './runtime.ts';
+
+export const handler = createSplitterHandler(awsRuntime());

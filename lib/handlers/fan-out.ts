@@ -1,0 +1,43 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createLimiter } from '../concurrency.ts';
+import { describeError, MessageError } from '../errors.ts';
+import { parseBlockMessage } from '../messages.ts';
+import { sendBlock, type FanOutDeps } from '../send-block.ts';
+
+/**
+ * The fan-out Lambda: a batch of block messages, each PUT to the transfer service, at most
+ * `putConcurrency` at once. Powertools batch reports the records that should come back
+ * (`ReportBatchItemFailures`); every other record is settled and deleted.
+ */
+export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConcurrency: number; timeoutEarlyMs?: number }) {
+  const processor = new BatchProcessor(EventType.SQS);
+
+  async function sendRecord(record: SQSRecord, signal: AbortSignal): Promise<unknown> {
+    let message;
+    try {
+      message = parseBlockMessage(record.body);
+    } catch (error) {
+      // No delivery can fix a malformed message: settle it now rather than burn every retry on it.
+      deps.logger.error('block message dropped', { messageId: record.messageId, reason: describeError(error) });
+      if (error instanceof MessageError) return 'dropped';
+      throw error;
+    }
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+    return sendBlock(message, { receiveCount, receiptHandle: record.receiptHandle, signal }, deps);
+  }
+
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: deps.timeoutEarlyMs ?? 1000 })
+    .use(injectLambdaContext(deps.logger))
+    .handler(async function fanOut(event, context, { signal }) {
+      // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
+      const limited = createLimiter(deps.putConcurrency);
+      return processPartialResponse(event, (record: SQSRecord) => limited(() => sendRecord(record, signal)), processor, {
+        context,
+        throwOnFullBatchFailure: false,
+      });
+    });
+}

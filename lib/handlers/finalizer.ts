@@ -1,0 +1,34 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describeError, MessageError } from '../errors.ts';
+import { recordOutcome, type FinalizerDeps } from '../finalize.ts';
+import { parseOutcomeMessage } from '../messages.ts';
+
+/**
+ * The finalizer Lambda: outcomes from the FIFO queue, one receipt write each. A failed record
+ * fails only the rest of its own clip's group (`skipGroupOnError`), so other clips go on.
+ */
+export function createFinalizerHandler(deps: FinalizerDeps & { logger: Logger }) {
+  const processor = new SqsFifoPartialProcessorAsync();
+
+  async function finalizeRecord(record: SQSRecord): Promise<unknown> {
+    let outcome;
+    try {
+      outcome = parseOutcomeMessage(record.body);
+    } catch (error) {
+      deps.logger.error('outcome message dropped', { messageId: record.messageId, reason: describeError(error) });
+      if (error instanceof MessageError) return 'dropped';
+      throw error;
+    }
+    return recordOutcome(outcome, deps);
+  }
+
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(injectLambdaContext(deps.logger))
+    .handler(async function finalizer(event, context) {
+      return processPartialResponse(event, finalizeRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
+    });
+}

@@ -1,0 +1,177 @@
+import type { Dispatcher } from 'undici';
+import type { ClipStore } from './aws/clip-store.ts';
+import type { RelayQueues } from './aws/queues.ts';
+import type { TokenProvider } from './aws/token-provider.ts';
+import type { RelayConfig } from './config.ts';
+import { ClipRelayError, describeError, RetryLaterError } from './errors.ts';
+import type { RelayLogger } from './log.ts';
+import type { BlockMessage, OutcomeMessage } from './messages.ts';
+import type { Receipt } from './receipt/receipt.ts';
+import { receiptKey } from './receipt/receipt.ts';
+import { retryDelayMs } from './upload/backoff.ts';
+import { classifyAnswer, type Verdict } from './upload/classify.ts';
+import { answerSummary, type PutAnswer } from './upload/put-answer.ts';
+import { putBlock } from './upload/put-block.ts';
+import { blockUrl, checkUploadTarget, displayUri } from './upload/upload-target.ts';
+
+/** Most Location hops one block follows. */
+export const MAX_REDIRECTS = 3;
+
+/** What the fan-out needs; the local stack passes local ones. */
+export interface FanOutDeps {
+  clips: ClipStore;
+  queues: RelayQueues;
+  tokens: TokenProvider;
+  dispatcher: Dispatcher;
+  config: Pick<
+    RelayConfig,
+    'allowedHosts' | 'serviceVersion' | 'maxAttempts' | 'backoffBaseMs' | 'backoffCapMs' | 'receiptsPrefix' | 'defaultTokenRef'
+  >;
+  logger: RelayLogger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** This delivery of a block message, as SQS made it. */
+export interface Delivery {
+  receiveCount: number;
+  receiptHandle: string;
+  signal?: AbortSignal;
+}
+
+/** How one block ended in this delivery (a recoverable failure throws RetryLaterError instead). */
+export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 'skipped';
+
+type Settled = { verdict: Verdict; answer: PutAnswer };
+
+/** The clip's terminal receipt, if the finalizer already wrote one for this version. */
+async function terminalReceipt(message: BlockMessage, deps: FanOutDeps): Promise<Receipt | undefined> {
+  const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
+  if (stored === undefined) return undefined;
+  const receipt = JSON.parse(stored.body) as Receipt;
+  return receipt.etag === message.clip.etag ? receipt : undefined;
+}
+
+/**
+ * PUTs one block and follows what the answer calls for: redirects (re-opening the source,
+ * since a stream cannot be sent twice), one token refresh after a 401, the commit outcome
+ * after a 201. Returns how the block ended; throws RetryLaterError, after setting the back-off
+ * as the message's visibility, when SQS should deliver it again.
+ */
+export async function sendBlock(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<BlockResult> {
+  const now = deps.now ?? Date.now;
+  const outcome = (status: OutcomeMessage['status'], extra: Partial<OutcomeMessage>): OutcomeMessage => ({
+    v: 1,
+    status,
+    clip: message.clip,
+    uploadUri: displayUri(message.uploadUri),
+    ...(message.expectedBlocks !== undefined && { expectedBlocks: message.expectedBlocks }),
+    blockSize: message.blockSize,
+    ...(message.gameClipId !== undefined && { gameClipId: message.gameClipId }),
+    ...(message.blockNum !== undefined && { blockNum: message.blockNum }),
+    attempts: delivery.receiveCount,
+    droppedAt: message.droppedAt,
+    at: new Date(now()).toISOString(),
+    ...extra,
+  });
+  const end = async (status: 'failed' | 'unconfirmed', reason: { code: string; message: string }, answer?: PutAnswer): Promise<BlockResult> => {
+    await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
+    deps.logger.warn(`block ${status}`, { key: message.clip.key, blockNum: message.blockNum, attempt: delivery.receiveCount, reason });
+    return status;
+  };
+
+  if ((await terminalReceipt(message, deps)) !== undefined) return 'skipped';
+
+  let settled: Settled;
+  try {
+    settled = await putFollowing(message, delivery, deps);
+  } catch (error) {
+    if (!(error instanceof ClipRelayError) || error.code === 'TOKEN_UNAVAILABLE') return retryOrFail(describeError(error));
+    return end('failed', describeError(error));
+  }
+  const { verdict, answer } = settled;
+  switch (verdict.kind) {
+    case 'accepted':
+      return 'accepted';
+    case 'committed':
+      await deps.queues.sendOutcome(outcome('committed', { answer: answerSummary(answer) }));
+      deps.logger.info('clip committed', { key: message.clip.key, blockNum: message.blockNum, attempt: delivery.receiveCount });
+      return 'committed';
+    case 'ambiguous-after-commit':
+      return end('unconfirmed', {
+        code: 'COMMIT_UNCONFIRMED',
+        message: `a retried block got ${answerSummary(answer).status} after an earlier attempt went unanswered: the upload probably committed`,
+      }, answer);
+    case 'permanent':
+    case 'redirect':
+    case 'refresh-token':
+      return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
+    case 'recoverable':
+      return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer, verdict.retryAfterMs);
+  }
+
+  async function retryOrFail(reason: { code: string; message: string }, answer?: PutAnswer, retryAfterMs?: number): Promise<BlockResult> {
+    if (delivery.receiveCount >= deps.config.maxAttempts) {
+      return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${reason.message}` }, answer);
+    }
+    const delayMs = retryDelayMs({
+      receiveCount: delivery.receiveCount,
+      baseMs: deps.config.backoffBaseMs,
+      capMs: deps.config.backoffCapMs,
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
+      ...(deps.random !== undefined && { random: deps.random }),
+    });
+    await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
+    throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${reason.message}; retry in ${delayMs} ms`);
+  }
+}
+
+function describeAnswer(answer: PutAnswer): string {
+  if (answer.kind === 'transport') return `no answer (${answer.code})`;
+  return [answer.status, answer.errorCode, answer.errorMessage].filter((part) => part !== undefined).join(' ');
+}
+
+/**
+ * PUTs the block, following redirects and refreshing the token once, until an answer that is
+ * not a redirect or a first 401.
+ * @throws ClipRelayError (refused target, changed clip, too many redirects, no token)
+ */
+async function putFollowing(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<Settled> {
+  const tokenRef = message.tokenRef ?? deps.config.defaultTokenRef;
+  let target = checkUploadTarget(message.uploadUri, deps.config.allowedHosts);
+  let authorization = await deps.tokens.authorization(tokenRef);
+  let refreshed = false;
+  for (let hops = 0; ; ) {
+    const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
+    const url = blockUrl(target, message.uploadId, message.blockNum);
+    const answer = await putBlock({
+      dispatcher: deps.dispatcher,
+      url,
+      authorization,
+      serviceVersion: deps.config.serviceVersion,
+      body,
+      contentLength: message.end - message.start,
+      ...(delivery.signal !== undefined && { signal: delivery.signal }),
+    });
+    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, now: (deps.now ?? Date.now)() });
+    deps.logger.debug('block answered', {
+      key: message.clip.key,
+      blockNum: message.blockNum,
+      attempt: delivery.receiveCount,
+      status: answer.kind === 'response' ? answer.status : answer.code,
+      verdict: verdict.kind,
+    });
+    if (verdict.kind === 'redirect') {
+      if (++hops > MAX_REDIRECTS) throw new ClipRelayError('TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects for one block`);
+      target = checkUploadTarget(new URL(verdict.location, url).href, deps.config.allowedHosts);
+      continue;
+    }
+    if (verdict.kind === 'refresh-token' && !refreshed) {
+      refreshed = true;
+      authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true });
+      continue;
+    }
+    // A second 401 may still heal when a rotated token arrives: retry it like a 5xx.
+    return verdict.kind === 'refresh-token' ? { verdict: { kind: 'recoverable' }, answer } : { verdict, answer };
+  }
+}
