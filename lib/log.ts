@@ -1,7 +1,10 @@
+/** Structured fields of a log line. */
+export type LogFields = Record<string, unknown>;
+
 /** The logging the relay's lib needs; Powertools' Logger fits it, and so does a test's recorder. */
 export interface RelayLogger {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, ...fields: LogFields[]): void;
+  info(message: string, ...fields: LogFields[]): void;
+  warn(message: string, ...fields: LogFields[]): void;
+  error(message: string, ...fields: LogFields[]): void;
 }

@@ -23,7 +23,8 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   let ms: number;
   if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
   else {
-    const date = Date.parse(trimmed);
+    // An HTTP date has a weekday and month name; Date.parse alone would take "-3" as a year.
+    const date = /^[A-Za-z]{3},/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
     if (Number.isNaN(date)) return undefined;
     ms = Math.max(0, date - now);
   }
