@@ -42,3 +42,14 @@ export function parseTicket(metadata: Record<string, string> | undefined): Ticke
     ...(fields['token-ref'] !== undefined && { tokenRef: fields['token-ref'] }),
   };
 }
+
+/** The S3 user metadata that carries `ticket`: what a capture pipeline attaches to a clip. */
+export function ticketMetadata(ticket: Ticket): Record<string, string> {
+  return {
+    'upload-uri': ticket.uploadUri,
+    'upload-id': ticket.uploadId,
+    ...(ticket.expectedBlocks !== undefined && { 'expected-blocks': String(ticket.expectedBlocks) }),
+    ...(ticket.gameClipId !== undefined && { 'game-clip-id': ticket.gameClipId }),
+    ...(ticket.tokenRef !== undefined && { 'token-ref': ticket.tokenRef }),
+  };
+}

@@ -1,0 +1,238 @@
+import type { Readable } from 'node:stream';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Upload } from '@aws-sdk/lib-storage';
+import { startFauxqs } from 'fauxqs';
+import { createAwsClients } from '../lib/aws/clients.ts';
+import { s3ClipStore } from '../lib/aws/clip-store.ts';
+import { sqsRelayQueues } from '../lib/aws/queues.ts';
+import type { TokenProvider } from '../lib/aws/token-provider.ts';
+import { readConfig, type RelayConfig } from '../lib/config.ts';
+import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
+import { createFinalizerHandler } from '../lib/handlers/finalizer.ts';
+import { createSplitterHandler } from '../lib/handlers/splitter.ts';
+import { receiptKey, type Receipt } from '../lib/receipt/receipt.ts';
+import { ticketMetadata, type Ticket } from '../lib/ticket.ts';
+import { createUploadAgent } from '../lib/upload/http.ts';
+import { envTokens } from './env-tokens.ts';
+import { startS3EventSource } from './event-source/s3-event-source.ts';
+import { startSqsEventSource } from './event-source/sqs-event-source.ts';
+import { LocalLogger, type LogSink } from './local-logger.ts';
+import { loadSettings, type Settings } from './settings.ts';
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** How to run the relay locally. Every field is optional. */
+export interface LocalStackOptions {
+  /** Adjusts a copy of config/settings.json (queue timings, batch sizes) before anything starts. */
+  adjustSettings?: (settings: Settings) => void;
+  /** Extra CLIP_RELAY_* variables, as the functions' environment would hold them. */
+  env?: Record<string, string>;
+  tokens?: TokenProvider;
+  /** Powertools log level of the three functions; default WARN. */
+  logLevel?: string;
+  logSink?: LogSink;
+  bucket?: string;
+  /** fauxqs port (0: any free one) and persistence directories. */
+  port?: number;
+  dataDir?: string;
+  s3StorageDir?: string;
+  /** How often the stand-in for S3 notifications lists the bucket; default 100 ms. */
+  s3PollIntervalMs?: number;
+}
+
+/** A queue of the local stack. */
+export interface LocalQueue {
+  name: string;
+  url: string;
+  arn: string;
+}
+
+/** What is in a queue right now. */
+export interface QueueCounts {
+  ready: number;
+  inflight: number;
+  delayed: number;
+}
+
+/**
+ * Starts the relay on one machine: fauxqs for S3 and SQS, the three real handlers built by the
+ * same factories the Lambdas use, and event sources that deliver what AWS would (S3
+ * ObjectCreated to the splitter, SQS batches with partial failures and redrive to the others).
+ */
+export async function startLocalStack(options: LocalStackOptions = {}) {
+  const settings = loadSettings();
+  options.adjustSettings?.(settings);
+  const bucket = options.bucket ?? 'clip-relay-local';
+  const fauxqs = await startFauxqs({
+    port: options.port ?? 0,
+    logger: false,
+    defaultRegion: REGION,
+    ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+    ...(options.s3StorageDir !== undefined && { s3StorageDir: options.s3StorageDir }),
+  });
+  const { s3, sqs } = createAwsClients({ region: REGION, endpoint: fauxqs.address, credentials: CREDENTIALS });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: { name?: string }) => {
+    if (error.name !== 'BucketAlreadyOwnedByYou' && error.name !== 'BucketAlreadyExists') throw error;
+  });
+
+  const queue = (name: string, attributes: Record<string, string>): LocalQueue => {
+    const created = fauxqs.createQueue(name, { attributes });
+    return { name, url: created.queueUrl, arn: created.queueArn };
+  };
+  const redrive = (dlq: LocalQueue, maxReceiveCount: number) =>
+    JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount });
+  const blocksDlq = queue('clip-relay-blocks-dlq', { MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds) });
+  const blocks = queue('clip-relay-blocks', {
+    VisibilityTimeout: String(settings.blocksQueue.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
+    RedrivePolicy: redrive(blocksDlq, settings.blocksQueue.maxReceiveCount),
+  });
+  const outcomesDlq = queue('clip-relay-outcomes-dlq.fifo', { FifoQueue: 'true' });
+  const outcomes = queue('clip-relay-outcomes.fifo', {
+    FifoQueue: 'true',
+    VisibilityTimeout: String(settings.outcomesQueue.visibilityTimeoutSeconds),
+    RedrivePolicy: redrive(outcomesDlq, settings.outcomesQueue.maxReceiveCount),
+  });
+
+  const config: RelayConfig = readConfig({
+    CLIP_RELAY_BLOCKS_QUEUE_URL: blocks.url,
+    CLIP_RELAY_OUTCOMES_QUEUE_URL: outcomes.url,
+    CLIP_RELAY_INCOMING_PREFIX: settings.incomingPrefix,
+    CLIP_RELAY_RECEIPTS_PREFIX: settings.receiptsPrefix,
+    CLIP_RELAY_MAX_BLOCK_BYTES: String(settings.maxBlockBytes),
+    CLIP_RELAY_SERVICE_VERSION: settings.serviceVersion,
+    CLIP_RELAY_ALLOWED_HOSTS: settings.allowedHosts,
+    CLIP_RELAY_PUT_CONCURRENCY: String(settings.fanOut.putConcurrency),
+    CLIP_RELAY_PUT_TIMEOUT_MS: String(settings.fanOut.putTimeoutMs),
+    CLIP_RELAY_MAX_ATTEMPTS: String(settings.blocksQueue.maxReceiveCount),
+    CLIP_RELAY_BACKOFF_BASE_MS: String(settings.backoff.baseMs),
+    CLIP_RELAY_BACKOFF_CAP_MS: String(settings.backoff.capMs),
+    ...options.env,
+  });
+
+  const sink: LogSink = options.logSink ?? ((line) => process.stderr.write(`${line}\n`));
+  const logger = (functionName: string) =>
+    new LocalLogger({ serviceName: 'clip-relay', logLevel: options.logLevel ?? 'WARN', functionName }, sink);
+  const clips = s3ClipStore(s3);
+  const relayQueues = sqsRelayQueues(sqs, config);
+  const dispatcher = createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency * settings.fanOut.maximumConcurrency });
+
+  const splitter = createSplitterHandler({ clips, queues: relayQueues, config, logger: logger('splitter') });
+  const fanOut = createFanOutHandler({
+    clips,
+    queues: relayQueues,
+    tokens: options.tokens ?? envTokens(),
+    dispatcher,
+    config,
+    logger: logger('fan-out'),
+    putConcurrency: config.putConcurrency,
+  });
+  const finalizer = createFinalizerHandler({ clips, config, logger: logger('finalizer') });
+
+  const reportError = (functionName: string) => (error: unknown) =>
+    sink(JSON.stringify({ level: 'ERROR', function: functionName, message: 'invocation failed', error: String(error) }));
+  const sources = {
+    splitter: startS3EventSource({
+      s3,
+      bucket,
+      prefix: config.incomingPrefix,
+      region: REGION,
+      functionName: 'splitter',
+      functionTimeoutSeconds: settings.splitter.timeoutSeconds,
+      handler: splitter,
+      pollIntervalMs: options.s3PollIntervalMs ?? 100,
+      onInvocationError: reportError('splitter'),
+    }),
+    fanOut: startSqsEventSource({
+      sqs,
+      queueUrl: blocks.url,
+      queueArn: blocks.arn,
+      functionName: 'fan-out',
+      handler: fanOut,
+      batchSize: settings.fanOut.batchSize,
+      maximumBatchingWindowSeconds: settings.fanOut.maximumBatchingWindowSeconds,
+      maximumConcurrency: settings.fanOut.maximumConcurrency,
+      functionTimeoutSeconds: settings.fanOut.timeoutSeconds,
+      memorySize: settings.fanOut.memorySize,
+      reportBatchItemFailures: true,
+      onInvocationError: reportError('fan-out'),
+    }),
+    finalizer: startSqsEventSource({
+      sqs,
+      queueUrl: outcomes.url,
+      queueArn: outcomes.arn,
+      functionName: 'finalizer',
+      handler: finalizer,
+      batchSize: settings.finalizer.batchSize,
+      maximumConcurrency: 2,
+      functionTimeoutSeconds: settings.finalizer.timeoutSeconds,
+      memorySize: settings.finalizer.memorySize,
+      reportBatchItemFailures: true,
+      onInvocationError: reportError('finalizer'),
+    }),
+  };
+  await Promise.all([sources.fanOut.ready, sources.finalizer.ready]);
+
+  async function readReceipt(key: string): Promise<Receipt | undefined> {
+    const stored = await clips.read(bucket, receiptKey(config.receiptsPrefix, key));
+    return stored === undefined ? undefined : (JSON.parse(stored.body) as Receipt);
+  }
+
+  return {
+    endpoint: fauxqs.address,
+    region: REGION,
+    credentials: CREDENTIALS,
+    bucket,
+    config,
+    settings,
+    s3: s3 as S3Client,
+    sqs: sqs as SQSClient,
+    fauxqs,
+    queues: { blocks, blocksDlq, outcomes, outcomesDlq },
+    sources,
+
+    /** Puts a clip with its ticket, as a capture pipeline would (multipart above 8 MiB). */
+    async putClip(input: { key: string; body: Buffer | Readable; ticket: Ticket }): Promise<void> {
+      await new Upload({
+        client: s3,
+        partSize: 8 * 1024 * 1024,
+        queueSize: 4,
+        params: { Bucket: bucket, Key: input.key, Body: input.body, Metadata: ticketMetadata(input.ticket) },
+      }).done();
+    },
+
+    readReceipt,
+
+    /** Polls for the clip's receipt until it exists. @throws after `timeoutMs` */
+    async waitForReceipt(key: string, { timeoutMs = 60_000, pollMs = 50 } = {}): Promise<Receipt> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const receipt = await readReceipt(key);
+        if (receipt !== undefined) return receipt;
+        if (Date.now() > deadline) throw new Error(`no receipt for ${key} after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    },
+
+    /** Messages in a queue right now, by state. */
+    queueCounts(queue: LocalQueue): QueueCounts {
+      const state = fauxqs.inspectQueue(queue.name);
+      if (state === undefined) throw new Error(`no queue ${queue.name}`);
+      return { ready: state.messages.ready.length, inflight: state.messages.inflight.length, delayed: state.messages.delayed.length };
+    },
+
+    /** Stops the event sources, then fauxqs. */
+    async stop(): Promise<void> {
+      await Promise.all([sources.splitter.stop(), sources.fanOut.stop(), sources.finalizer.stop()]);
+      await dispatcher.close();
+      s3.destroy();
+      sqs.destroy();
+      await fauxqs.stop();
+    },
+  };
+}
+
+/** A running local stack. */
+export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
