@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.ts';
-import { parseWith, z } from './schema.ts';
+import * as z from 'zod/mini';
+import { parseWith } from './schema.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
 

@@ -1,5 +1,6 @@
 import { MessageError } from './errors.ts';
-import { parseWith, z } from './schema.ts';
+import * as z from 'zod/mini';
+import { parseWith } from './schema.ts';
 
 /** The S3 object a clip is, pinned to the version the splitter planned. */
 export interface ClipRef {

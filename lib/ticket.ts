@@ -1,6 +1,7 @@
 import { TicketError } from './errors.ts';
 import { MAX_CLIP_BYTES } from './plan/block-plan.ts';
-import { parseWith, z } from './schema.ts';
+import * as z from 'zod/mini';
+import { parseWith } from './schema.ts';
 
 /** Where a clip goes: the upload session's coordinates, carried as S3 user metadata. */
 export interface Ticket {
