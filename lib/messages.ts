@@ -26,6 +26,8 @@ export interface BlockMessage {
   end: number;
   /** When the clip's ObjectCreated event happened (ISO 8601). */
   droppedAt: string;
+  /** When the splitter planned this block; a redrive plans again, later than any receipt it follows. */
+  plannedAt: string;
 }
 
 /** How a clip ended, sent to the finalizer, which turns it into the clip's receipt. */
@@ -68,6 +70,7 @@ const BlockMessageSchema = z.strictObject({
   start: uint,
   end: uint,
   droppedAt: z.string(),
+  plannedAt: z.string(),
 });
 
 const OutcomeMessageSchema = z.strictObject({

@@ -44,12 +44,17 @@ export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 
 
 type Settled = { verdict: Verdict; answer: PutAnswer };
 
-/** The clip's terminal receipt, if the finalizer already wrote one for this version. */
-async function terminalReceipt(message: BlockMessage, deps: FanOutDeps): Promise<Receipt | undefined> {
+/**
+ * True when this block no longer needs sending: the clip (this version) is committed, or it
+ * ended failed/unconfirmed after the block was planned. A block planned later than such a
+ * receipt belongs to a redrive, which may still turn the clip into a commit.
+ */
+async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
   const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
-  if (stored === undefined) return undefined;
+  if (stored === undefined) return false;
   const receipt = JSON.parse(stored.body) as Receipt;
-  return receipt.etag === message.clip.etag ? receipt : undefined;
+  if (receipt.etag !== message.clip.etag) return false;
+  return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
 /**
@@ -80,7 +85,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     return status;
   };
 
-  if ((await terminalReceipt(message, deps)) !== undefined) return 'skipped';
+  if (await clipAlreadySettled(message, deps)) return 'skipped';
 
   let settled: Settled;
   try {

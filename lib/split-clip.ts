@@ -52,6 +52,7 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
     if (head === undefined) throw new ClipRelayError('CLIP_MISSING', `clip s3://${bucket}/${key} no longer exists`);
     ticket = parseTicket(head.metadata);
     checkUploadTarget(ticket.uploadUri, deps.config.allowedHosts);
+    const plannedAt = at();
     const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, ...(ticket.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }) });
     const messages = plan.blocks.map(
       (block): BlockMessage => ({
@@ -67,6 +68,7 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
         start: block.start,
         end: block.end,
         droppedAt: clipEvent.eventTime,
+        plannedAt,
       }),
     );
     await deps.queues.sendBlocks(messages);

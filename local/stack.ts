@@ -8,6 +8,7 @@ import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
 import { readConfig, type RelayConfig } from '../lib/config.ts';
+import { createDeadLetterHandler } from '../lib/handlers/dead-letter.ts';
 import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
 import { createFinalizerHandler } from '../lib/handlers/finalizer.ts';
 import { createSplitterHandler } from '../lib/handlers/splitter.ts';
@@ -57,9 +58,10 @@ export interface QueueCounts {
 }
 
 /**
- * Starts the relay on one machine: fauxqs for S3 and SQS, the three real handlers built by the
+ * Starts the relay on one machine: fauxqs for S3 and SQS, the four real handlers built by the
  * same factories the Lambdas use, and event sources that deliver what AWS would (S3
- * ObjectCreated to the splitter, SQS batches with partial failures and redrive to the others).
+ * ObjectCreated to the splitter, SQS batches with partial failures and redrive to the others,
+ * the blocks DLQ to the dead-letter consumer).
  */
 export async function startLocalStack(options: LocalStackOptions = {}) {
   const settings = loadSettings();
@@ -83,7 +85,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   };
   const redrive = (dlq: LocalQueue, maxReceiveCount: number) =>
     JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount });
-  const blocksDlq = queue('clip-relay-blocks-dlq', { MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds) });
+  const blocksDlq = queue('clip-relay-blocks-dlq', {
+    VisibilityTimeout: String(settings.deadLetter.queueVisibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
+  });
   const blocks = queue('clip-relay-blocks', {
     VisibilityTimeout: String(settings.blocksQueue.visibilityTimeoutSeconds),
     MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
@@ -130,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     putConcurrency: config.putConcurrency,
   });
   const finalizer = createFinalizerHandler({ clips, config, logger: logger('finalizer') });
+  const deadLetter = createDeadLetterHandler({ queues: relayQueues, logger: logger('dead-letter') });
 
   const reportError = (functionName: string) => (error: unknown) =>
     sink(JSON.stringify({ level: 'ERROR', function: functionName, message: 'invocation failed', error: String(error) }));
@@ -172,8 +178,21 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       reportBatchItemFailures: true,
       onInvocationError: reportError('finalizer'),
     }),
+    deadLetter: startSqsEventSource({
+      sqs,
+      queueUrl: blocksDlq.url,
+      queueArn: blocksDlq.arn,
+      functionName: 'dead-letter',
+      handler: deadLetter,
+      batchSize: settings.deadLetter.batchSize,
+      maximumConcurrency: 2,
+      functionTimeoutSeconds: settings.deadLetter.timeoutSeconds,
+      memorySize: settings.deadLetter.memorySize,
+      reportBatchItemFailures: true,
+      onInvocationError: reportError('dead-letter'),
+    }),
   };
-  await Promise.all([sources.fanOut.ready, sources.finalizer.ready]);
+  await Promise.all([sources.fanOut.ready, sources.finalizer.ready, sources.deadLetter.ready]);
 
   async function readReceipt(key: string): Promise<Receipt | undefined> {
     const stored = await clips.read(bucket, receiptKey(config.receiptsPrefix, key));
@@ -191,6 +210,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     sqs: sqs as SQSClient,
     fauxqs,
     queues: { blocks, blocksDlq, outcomes, outcomesDlq },
+    /** The handlers as the event sources invoke them, for tests that deliver an event by hand. */
+    handlers: { splitter, fanOut, finalizer, deadLetter },
     sources,
 
     /** Puts a clip with its ticket, as a capture pipeline would (multipart above 8 MiB). */
@@ -225,7 +246,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
 
     /** Stops the event sources, then fauxqs. */
     async stop(): Promise<void> {
-      await Promise.all([sources.splitter.stop(), sources.fanOut.stop(), sources.finalizer.stop()]);
+      await Promise.all(Object.values(sources).map((source) => source.stop()));
       await dispatcher.close();
       s3.destroy();
       sqs.destroy();

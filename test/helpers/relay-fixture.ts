@@ -36,6 +36,8 @@ export async function startRelayFixture(options: LocalStackOptions & { maxBlockB
       settings.outcomesQueue.visibilityTimeoutSeconds = 5;
       settings.finalizer.timeoutSeconds = 5;
       settings.splitter.timeoutSeconds = 30;
+      settings.deadLetter.timeoutSeconds = 5;
+      settings.deadLetter.queueVisibilityTimeoutSeconds = 5;
       settings.backoff = { baseMs: 100, capMs: 1000 };
       settings.fanOut.putTimeoutMs = 2000;
       options.adjustSettings?.(settings);

@@ -1,0 +1,32 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { settleDeadLetter, type DeadLetterDeps } from '../dead-letter.ts';
+import { describeError, MessageError } from '../errors.ts';
+import { parseBlockMessage } from '../messages.ts';
+
+/** The dead-letter Lambda: every block in the blocks DLQ becomes a failed outcome. */
+export function createDeadLetterHandler(deps: DeadLetterDeps & { logger: Logger }) {
+  const processor = new BatchProcessor(EventType.SQS);
+
+  async function settleRecord(record: SQSRecord): Promise<unknown> {
+    let message;
+    try {
+      message = parseBlockMessage(record.body);
+    } catch (error) {
+      // Nothing in it names a clip: the log line is all that can be kept.
+      deps.logger.error('dead letter unreadable', { messageId: record.messageId, reason: describeError(error) });
+      if (error instanceof MessageError) return 'dropped';
+      throw error;
+    }
+    return settleDeadLetter(message, Number(record.attributes.ApproximateReceiveCount) || 1, deps);
+  }
+
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(injectLambdaContext(deps.logger))
+    .handler(async function deadLetter(event, context) {
+      return processPartialResponse(event, settleRecord, processor, { context, throwOnFullBatchFailure: false });
+    });
+}
