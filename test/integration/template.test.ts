@@ -42,6 +42,7 @@ interface Settings {
     putTimeoutMs: number;
   };
   finalizer: { timeoutSeconds: number; memorySize: number; batchSize: number };
+  deadLetter: { timeoutSeconds: number; memorySize: number; batchSize: number; queueVisibilityTimeoutSeconds: number };
   blocksQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   outcomesQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   backoff: { baseMs: number; capMs: number };
@@ -155,6 +156,7 @@ const FUNCTIONS = [
   { name: 'splitter', handler: 'functions/splitter.handler', ...settings.splitter },
   { name: 'fan-out', handler: 'functions/fan-out.handler', ...settings.fanOut },
   { name: 'finalizer', handler: 'functions/finalizer.handler', ...settings.finalizer },
+  { name: 'dead-letter', handler: 'functions/dead-letter.handler', ...settings.deadLetter },
 ] as const;
 
 const EXPECTED_ENV = {
@@ -196,7 +198,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(problems).toEqual(["at root: unrecognized property 'build'"]);
   });
 
-  it('has exactly the three functions on nodejs24.x / arm64 with timeouts and memory from settings', () => {
+  it('has exactly the four functions on nodejs24.x / arm64 with timeouts and memory from settings', () => {
     const handlers = resourcesOfType(pkg.template, 'AWS::Lambda::Function').map(([, r]) => r.Properties.Handler);
     expect(handlers.sort()).toEqual(FUNCTIONS.map((f) => f.handler).sort());
     for (const f of FUNCTIONS) {
@@ -264,7 +266,16 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': ['OutcomesQueue', 'Arn'] });
     expect(m.BatchSize).toBe(settings.finalizer.batchSize);
     expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(2);
+    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(3);
+  });
+
+  it('maps BlocksDLQ to the dead-letter function, whose queue hides a message >= 6x its timeout', () => {
+    const [deadLetterId, deadLetter] = functionByHandler(pkg.template, 'functions/dead-letter.handler');
+    const m = mappingFor(pkg.template, deadLetterId);
+    expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': ['BlocksDLQ', 'Arn'] });
+    expect(m.BatchSize).toBe(settings.deadLetter.batchSize);
+    expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(queue(pkg.template, 'BlocksDLQ').VisibilityTimeout).toBeGreaterThanOrEqual(6 * (deadLetter.Properties.Timeout as number));
   });
 
   it('gives BlocksQueue a visibility timeout of at least 6x the fan-out timeout and a DLQ after >= 5 receives', () => {
