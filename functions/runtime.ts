@@ -1,12 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import { readConfig } from '../lib/config.ts';
 
-/** Cold-start wiring shared by the three functions: configuration, S3, SQS and the logger. */
+/** Cold-start wiring shared by the functions: configuration, S3, SQS, logger and metrics. */
 export function awsRuntime() {
   const config = readConfig(process.env);
   const { s3, sqs } = createAwsClients();
-  return { config, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger() };
+  return { config, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger(), metrics: new Metrics() };
 }

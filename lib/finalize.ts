@@ -1,7 +1,9 @@
 import type { ClipStore } from './aws/clip-store.ts';
 import type { RelayConfig } from './config.ts';
 import { RetryLaterError } from './errors.ts';
+import { clipId } from './correlation.ts';
 import type { RelayLogger } from './log.ts';
+import { noMetrics, type MetricName, type RelayMetrics } from './metrics.ts';
 import type { OutcomeMessage } from './messages.ts';
 import { nextReceipt, receiptKey, type Receipt } from './receipt/receipt.ts';
 
@@ -10,7 +12,14 @@ export interface FinalizerDeps {
   clips: ClipStore;
   config: Pick<RelayConfig, 'receiptsPrefix'>;
   logger: RelayLogger;
+  metrics?: RelayMetrics;
 }
+
+const STATUS_METRIC: Record<Receipt['status'], MetricName> = {
+  committed: 'ClipsCommitted',
+  failed: 'ClipsFailed',
+  unconfirmed: 'ClipsUnconfirmed',
+};
 
 /**
  * Turns an outcome into the clip's receipt by the receipt rules. Outcomes of one clip arrive
@@ -25,11 +34,22 @@ export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps
   const existing = stored === undefined ? undefined : (JSON.parse(stored.body) as Receipt);
   const receipt = nextReceipt(existing, outcome);
   if (receipt === undefined) {
-    deps.logger.info('receipt kept', { key: outcome.clip.key, status: existing?.status, outcome: outcome.status });
+    deps.logger.info('receipt kept', { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, status: existing?.status, outcome: outcome.status });
     return 'kept';
   }
   const written = await deps.clips.writeIf(bucket, key, `${JSON.stringify(receipt, null, 2)}\n`, stored === undefined ? { ifNoneMatch: '*' } : { ifMatch: stored.etag });
   if (!written) throw new RetryLaterError(`receipt s3://${bucket}/${key} changed while it was being written`);
-  deps.logger.info('receipt written', { key: outcome.clip.key, receiptKey: key, status: receipt.status, reason: receipt.reason?.code });
+  const metrics = deps.metrics ?? noMetrics;
+  metrics.addMetric(STATUS_METRIC[receipt.status], 'Count', 1);
+  const dropToReceiptMs = receipt.droppedAt === undefined ? undefined : Date.parse(receipt.decidedAt) - Date.parse(receipt.droppedAt);
+  if (dropToReceiptMs !== undefined && Number.isFinite(dropToReceiptMs)) metrics.addMetric('DropToReceipt', 'Milliseconds', dropToReceiptMs);
+  deps.logger.info('receipt written', {
+    clipId: clipId(bucket, outcome.clip.key),
+    key: outcome.clip.key,
+    receiptKey: key,
+    status: receipt.status,
+    reason: receipt.reason?.code,
+    dropToReceiptMs,
+  });
   return 'written';
 }

@@ -4,7 +4,9 @@ import type { RelayQueues } from './aws/queues.ts';
 import type { TokenProvider } from './aws/token-provider.ts';
 import type { RelayConfig } from './config.ts';
 import { ClipRelayError, describeError, RetryLaterError } from './errors.ts';
+import { clipId, uploadIdHash } from './correlation.ts';
 import type { RelayLogger } from './log.ts';
+import { noMetrics, type RelayMetrics } from './metrics.ts';
 import type { BlockMessage, OutcomeMessage } from './messages.ts';
 import type { Receipt } from './receipt/receipt.ts';
 import { receiptKey } from './receipt/receipt.ts';
@@ -28,6 +30,7 @@ export interface FanOutDeps {
     'allowedHosts' | 'serviceVersion' | 'maxAttempts' | 'backoffBaseMs' | 'backoffCapMs' | 'receiptsPrefix' | 'defaultTokenRef'
   >;
   logger: RelayLogger;
+  metrics?: RelayMetrics;
   now?: () => number;
   random?: () => number;
 }
@@ -65,6 +68,8 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
  */
 export async function sendBlock(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<BlockResult> {
   const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? noMetrics;
+  const logFields = blockLogFields(message, delivery);
   const outcome = (status: OutcomeMessage['status'], extra: Partial<OutcomeMessage>): OutcomeMessage => ({
     v: 1,
     status,
@@ -81,7 +86,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
   });
   const end = async (status: 'failed' | 'unconfirmed', reason: { code: string; message: string }, answer?: PutAnswer): Promise<BlockResult> => {
     await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
-    deps.logger.warn(`block ${status}`, { key: message.clip.key, blockNum: message.blockNum, attempt: delivery.receiveCount, reason });
+    deps.logger.warn(`block ${status}`, { ...logFields, reason });
     return status;
   };
 
@@ -95,12 +100,16 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     return end('failed', describeError(error));
   }
   const { verdict, answer } = settled;
+  if (verdict.kind === 'accepted' || verdict.kind === 'committed') {
+    metrics.addMetric('BlocksSent', 'Count', 1);
+    metrics.addMetric('BytesSent', 'Bytes', message.end - message.start);
+  }
   switch (verdict.kind) {
     case 'accepted':
       return 'accepted';
     case 'committed':
       await deps.queues.sendOutcome(outcome('committed', { answer: answerSummary(answer) }));
-      deps.logger.info('clip committed', { key: message.clip.key, blockNum: message.blockNum, attempt: delivery.receiveCount });
+      deps.logger.info('clip committed', logFields);
       return 'committed';
     case 'ambiguous-after-commit':
       return end('unconfirmed', {
@@ -127,8 +136,21 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       ...(deps.random !== undefined && { random: deps.random }),
     });
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
+    metrics.addMetric('Retries', 'Count', 1);
+    deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: reason.message });
     throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${reason.message}; retry in ${delayMs} ms`);
   }
+}
+
+/** The fields every log line about a block carries: enough to correlate, nothing secret. */
+function blockLogFields(message: BlockMessage, delivery: Delivery) {
+  return {
+    clipId: clipId(message.clip.bucket, message.clip.key),
+    key: message.clip.key,
+    uploadIdHash: uploadIdHash(message.uploadId),
+    blockNum: message.blockNum,
+    attempt: delivery.receiveCount,
+  };
 }
 
 function describeAnswer(answer: PutAnswer): string {
@@ -149,6 +171,7 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
   for (let hops = 0; ; ) {
     const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
     const url = blockUrl(target, message.uploadId, message.blockNum);
+    const started = performance.now();
     const answer = await putBlock({
       dispatcher: deps.dispatcher,
       url,
@@ -158,15 +181,17 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       contentLength: message.end - message.start,
       ...(delivery.signal !== undefined && { signal: delivery.signal }),
     });
+    const durationMs = Math.round(performance.now() - started);
     const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, now: (deps.now ?? Date.now)() });
+    deps.metrics?.addMetric('PutLatency', 'Milliseconds', durationMs);
     deps.logger.debug('block answered', {
-      key: message.clip.key,
-      blockNum: message.blockNum,
-      attempt: delivery.receiveCount,
+      ...blockLogFields(message, delivery),
       status: answer.kind === 'response' ? answer.status : answer.code,
       verdict: verdict.kind,
+      durationMs,
     });
     if (verdict.kind === 'redirect') {
+      deps.metrics?.addMetric('Redirects', 'Count', 1);
       if (++hops > MAX_REDIRECTS) throw new ClipRelayError('TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects for one block`);
       target = checkUploadTarget(new URL(verdict.location, url).href, deps.config.allowedHosts);
       continue;

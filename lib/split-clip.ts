@@ -1,6 +1,7 @@
 import type { ClipStore } from './aws/clip-store.ts';
 import type { RelayQueues } from './aws/queues.ts';
 import type { RelayConfig } from './config.ts';
+import { clipId } from './correlation.ts';
 import { ClipRelayError, describeError } from './errors.ts';
 import type { RelayLogger } from './log.ts';
 import type { BlockMessage, ClipRef } from './messages.ts';
@@ -72,13 +73,13 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
       }),
     );
     await deps.queues.sendBlocks(messages);
-    deps.logger.info('clip planned', { bucket, key, blocks: messages.length, blockSize: plan.blockSize, size: head.size });
+    deps.logger.info('clip planned', { clipId: clipId(bucket, key), bucket, key, blocks: messages.length, blockSize: plan.blockSize, size: head.size });
     return { kind: 'enqueued', blocks: messages.length };
   } catch (error) {
     // Only the relay's own refusals end the clip; anything else (S3/SQS trouble) is retried by Lambda.
     if (!(error instanceof ClipRelayError) || error.code === 'RETRY_LATER') throw error;
     const reason = describeError(error);
-    deps.logger.error('clip rejected', { bucket, key, reason });
+    deps.logger.error('clip rejected', { clipId: clipId(bucket, key), bucket, key, reason });
     await deps.queues.sendOutcome({
       v: 1,
       status: 'failed',

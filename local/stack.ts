@@ -19,6 +19,7 @@ import { envTokens } from './env-tokens.ts';
 import { startS3EventSource } from './event-source/s3-event-source.ts';
 import { startSqsEventSource } from './event-source/sqs-event-source.ts';
 import { LocalLogger, type LogSink } from './local-logger.ts';
+import { recordingMetrics } from './local-metrics.ts';
 import { loadSettings, type Settings } from './settings.ts';
 
 const REGION = 'us-east-1';
@@ -120,6 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const sink: LogSink = options.logSink ?? ((line) => process.stderr.write(`${line}\n`));
   const logger = (functionName: string) =>
     new LocalLogger({ serviceName: 'clip-relay', logLevel: options.logLevel ?? 'WARN', functionName }, sink);
+  const metrics = recordingMetrics();
   const clips = s3ClipStore(s3);
   const relayQueues = sqsRelayQueues(sqs, config);
   const dispatcher = createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency * settings.fanOut.maximumConcurrency });
@@ -132,9 +134,10 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     dispatcher,
     config,
     logger: logger('fan-out'),
+    metrics,
     putConcurrency: config.putConcurrency,
   });
-  const finalizer = createFinalizerHandler({ clips, config, logger: logger('finalizer') });
+  const finalizer = createFinalizerHandler({ clips, config, logger: logger('finalizer'), metrics });
   const deadLetter = createDeadLetterHandler({ queues: relayQueues, logger: logger('dead-letter') });
 
   const reportError = (functionName: string) => (error: unknown) =>
@@ -209,6 +212,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     s3: s3 as S3Client,
     sqs: sqs as SQSClient,
     fauxqs,
+    /** What the functions' metrics would have reported to CloudWatch. */
+    metrics,
     queues: { blocks, blocksDlq, outcomes, outcomesDlq },
     /** The handlers as the event sources invoke them, for tests that deliver an event by hand. */
     handlers: { splitter, fanOut, finalizer, deadLetter },

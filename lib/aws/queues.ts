@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createLimiter } from '../concurrency.ts';
+import { clipId } from '../correlation.ts';
 import { RetryLaterError } from '../errors.ts';
 import type { BlockMessage, OutcomeMessage } from '../messages.ts';
 
@@ -18,11 +19,6 @@ const SEND_ATTEMPTS = 5;
 const PARALLEL_BATCH_CALLS = 16;
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-/** The FIFO message group of a clip: one group per S3 object, so outcomes of one clip are serial. */
-export function clipGroupId(bucket: string, key: string): string {
-  return sha256(`${bucket}/${key}`);
-}
 
 async function sendBatch(sqs: SQSClient, queueUrl: string, batch: readonly BlockMessage[]): Promise<void> {
   let pending = batch.map((message, index) => ({ Id: String(index), MessageBody: JSON.stringify(message) }));
@@ -53,7 +49,8 @@ export function sqsRelayQueues(sqs: SQSClient, urls: { blocksQueueUrl: string; o
         new SendMessageCommand({
           QueueUrl: urls.outcomesQueueUrl,
           MessageBody: JSON.stringify(outcome),
-          MessageGroupId: clipGroupId(outcome.clip.bucket, outcome.clip.key),
+          // One group per clip, so the finalizer handles a clip's outcomes one at a time.
+          MessageGroupId: clipId(outcome.clip.bucket, outcome.clip.key),
           // The same outcome sent twice (a duplicate delivery) is dropped by FIFO deduplication.
           MessageDeduplicationId: sha256(
             [outcome.clip.etag, outcome.status, outcome.blockNum ?? '', outcome.reason?.code ?? '', outcome.attempts ?? ''].join('|'),

@@ -1,6 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createLimiter } from '../concurrency.ts';
@@ -32,6 +34,8 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: deps.timeoutEarlyMs ?? 1000 })
     .use(injectLambdaContext(deps.logger))
+    // EMF in AWS, flushed once per invocation; the local stack passes a plain recorder instead.
+    .use(deps.metrics instanceof Metrics ? [logMetrics(deps.metrics)] : [])
     .handler(async function fanOut(event, context, { signal }) {
       // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
       const limited = createLimiter(deps.putConcurrency);

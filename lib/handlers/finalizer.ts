@@ -1,6 +1,8 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError, MessageError } from '../errors.ts';
@@ -28,6 +30,8 @@ export function createFinalizerHandler(deps: FinalizerDeps & { logger: Logger })
 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(deps.logger))
+    // EMF in AWS, flushed once per invocation; the local stack passes a plain recorder instead.
+    .use(deps.metrics instanceof Metrics ? [logMetrics(deps.metrics)] : [])
     .handler(async function finalizer(event, context) {
       return processPartialResponse(event, finalizeRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
     });
