@@ -5,21 +5,15 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
-import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
 import { readConfig, type RelayConfig } from '../lib/config.ts';
-import { createDeadLetterHandler } from '../lib/handlers/dead-letter.ts';
-import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
-import { createFinalizerHandler } from '../lib/handlers/finalizer.ts';
-import { createSplitterHandler } from '../lib/handlers/splitter.ts';
 import { receiptKey, type Receipt } from '../lib/receipt/receipt.ts';
 import { ticketMetadata, type Ticket } from '../lib/ticket.ts';
-import { createUploadAgent } from '../lib/upload/http.ts';
-import { envTokens } from './env-tokens.ts';
-import { startS3EventSource } from './event-source/s3-event-source.ts';
-import { startSqsEventSource } from './event-source/sqs-event-source.ts';
-import { LocalLogger, type LogSink } from './local-logger.ts';
-import { recordingMetrics } from './local-metrics.ts';
+import { startLocalFunctions, type LocalQueue } from './functions.ts';
+
+export type { LocalQueue } from './functions.ts';
+import type { LogSink } from './local-logger.ts';
+import { countRequests, type RequestCounts } from './request-counter.ts';
 import { loadSettings, type Settings } from './settings.ts';
 
 const REGION = 'us-east-1';
@@ -42,13 +36,6 @@ export interface LocalStackOptions {
   s3StorageDir?: string;
   /** How often the stand-in for S3 notifications lists the bucket; default 100 ms. */
   s3PollIntervalMs?: number;
-}
-
-/** A queue of the local stack. */
-export interface LocalQueue {
-  name: string;
-  url: string;
-  arn: string;
 }
 
 /** What is in a queue right now. */
@@ -76,6 +63,9 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.s3StorageDir !== undefined && { s3StorageDir: options.s3StorageDir }),
   });
   const { s3, sqs } = createAwsClients({ region: REGION, endpoint: fauxqs.address, credentials: CREDENTIALS });
+  const requests: RequestCounts = new Map();
+  countRequests(s3, 'S3', requests);
+  countRequests(sqs, 'SQS', requests);
   await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: { name?: string }) => {
     if (error.name !== 'BucketAlreadyOwnedByYou' && error.name !== 'BucketAlreadyExists') throw error;
   });
@@ -118,84 +108,23 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...options.env,
   });
 
-  const sink: LogSink = options.logSink ?? ((line) => process.stderr.write(`${line}\n`));
-  const logger = (functionName: string) =>
-    new LocalLogger({ serviceName: 'clip-relay', logLevel: options.logLevel ?? 'WARN', functionName }, sink);
-  const metrics = recordingMetrics();
-  const clips = s3ClipStore(s3);
-  const relayQueues = sqsRelayQueues(sqs, config);
-  const dispatcher = createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency * settings.fanOut.maximumConcurrency });
-
-  const splitter = createSplitterHandler({ clips, queues: relayQueues, config, logger: logger('splitter') });
-  const fanOut = createFanOutHandler({
-    clips,
-    queues: relayQueues,
-    tokens: options.tokens ?? envTokens(),
-    dispatcher,
+  const queues = { blocks, blocksDlq, outcomes, outcomesDlq };
+  const functions = await startLocalFunctions({
+    s3,
+    sqs,
+    region: REGION,
+    bucket,
     config,
-    logger: logger('fan-out'),
-    metrics,
-    putConcurrency: config.putConcurrency,
+    settings,
+    queues,
+    ...(options.tokens !== undefined && { tokens: options.tokens }),
+    ...(options.logLevel !== undefined && { logLevel: options.logLevel }),
+    ...(options.logSink !== undefined && { logSink: options.logSink }),
+    ...(options.s3PollIntervalMs !== undefined && { s3PollIntervalMs: options.s3PollIntervalMs }),
   });
-  const finalizer = createFinalizerHandler({ clips, config, logger: logger('finalizer'), metrics });
-  const deadLetter = createDeadLetterHandler({ queues: relayQueues, logger: logger('dead-letter') });
-
-  const reportError = (functionName: string) => (error: unknown) =>
-    sink(JSON.stringify({ level: 'ERROR', function: functionName, message: 'invocation failed', error: String(error) }));
-  const sources = {
-    splitter: startS3EventSource({
-      s3,
-      bucket,
-      prefix: config.incomingPrefix,
-      region: REGION,
-      functionName: 'splitter',
-      functionTimeoutSeconds: settings.splitter.timeoutSeconds,
-      handler: splitter,
-      pollIntervalMs: options.s3PollIntervalMs ?? 100,
-      onInvocationError: reportError('splitter'),
-    }),
-    fanOut: startSqsEventSource({
-      sqs,
-      queueUrl: blocks.url,
-      queueArn: blocks.arn,
-      functionName: 'fan-out',
-      handler: fanOut,
-      batchSize: settings.fanOut.batchSize,
-      maximumBatchingWindowSeconds: settings.fanOut.maximumBatchingWindowSeconds,
-      maximumConcurrency: settings.fanOut.maximumConcurrency,
-      functionTimeoutSeconds: settings.fanOut.timeoutSeconds,
-      memorySize: settings.fanOut.memorySize,
-      reportBatchItemFailures: true,
-      onInvocationError: reportError('fan-out'),
-    }),
-    finalizer: startSqsEventSource({
-      sqs,
-      queueUrl: outcomes.url,
-      queueArn: outcomes.arn,
-      functionName: 'finalizer',
-      handler: finalizer,
-      batchSize: settings.finalizer.batchSize,
-      maximumConcurrency: 2,
-      functionTimeoutSeconds: settings.finalizer.timeoutSeconds,
-      memorySize: settings.finalizer.memorySize,
-      reportBatchItemFailures: true,
-      onInvocationError: reportError('finalizer'),
-    }),
-    deadLetter: startSqsEventSource({
-      sqs,
-      queueUrl: blocksDlq.url,
-      queueArn: blocksDlq.arn,
-      functionName: 'dead-letter',
-      handler: deadLetter,
-      batchSize: settings.deadLetter.batchSize,
-      maximumConcurrency: 2,
-      functionTimeoutSeconds: settings.deadLetter.timeoutSeconds,
-      memorySize: settings.deadLetter.memorySize,
-      reportBatchItemFailures: true,
-      onInvocationError: reportError('dead-letter'),
-    }),
-  };
-  await Promise.all([sources.fanOut.ready, sources.finalizer.ready, sources.deadLetter.ready]);
+  const { splitter, fanOut, finalizer, deadLetter } = functions.sources;
+  if (!splitter || !fanOut || !finalizer || !deadLetter) throw new Error('the embedded stack runs all four functions');
+  const clips = s3ClipStore(s3);
 
   async function readReceipt(key: string): Promise<Receipt | undefined> {
     const stored = await clips.read(bucket, receiptKey(config.receiptsPrefix, key));
@@ -212,12 +141,16 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     s3: s3 as S3Client,
     sqs: sqs as SQSClient,
     fauxqs,
-    /** What the functions' metrics would have reported to CloudWatch. */
-    metrics,
-    queues: { blocks, blocksDlq, outcomes, outcomesDlq },
+    queues,
     /** The handlers as the event sources invoke them, for tests that deliver an event by hand. */
-    handlers: { splitter, fanOut, finalizer, deadLetter },
-    sources,
+    handlers: functions.handlers,
+    sources: { splitter, fanOut, finalizer, deadLetter },
+    /** What the functions' metrics would have reported to CloudWatch. */
+    metrics: functions.metrics,
+    /** Invocations and busy time per function. */
+    usage: functions.usage,
+    /** AWS API calls made by everything in this process, by `Service:Command`. */
+    requests,
 
     /** Puts a clip with its ticket, as a capture pipeline would (multipart above 8 MiB). */
     async putClip(input: { key: string; body: Buffer | Readable; ticket: Ticket }): Promise<void> {
@@ -251,8 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
 
     /** Stops the event sources, then fauxqs. */
     async stop(): Promise<void> {
-      await Promise.all(Object.values(sources).map((source) => source.stop()));
-      await dispatcher.close();
+      await functions.stop();
       s3.destroy();
       sqs.destroy();
       await fauxqs.stop();
