@@ -6,10 +6,10 @@ import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
-import { readConfig, type RelayConfig } from '../lib/config.ts';
 import { receiptKey, type Receipt } from '../lib/receipt/receipt.ts';
 import { ticketMetadata, type Ticket } from '../lib/ticket.ts';
 import { startLocalFunctions, type LocalQueue } from './functions.ts';
+import { createLocalQueues, localRelayConfig } from './resources.ts';
 
 export type { LocalQueue } from './functions.ts';
 import type { LogSink } from './local-logger.ts';
@@ -70,45 +70,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     if (error.name !== 'BucketAlreadyOwnedByYou' && error.name !== 'BucketAlreadyExists') throw error;
   });
 
-  const queue = (name: string, attributes: Record<string, string>): LocalQueue => {
-    const created = fauxqs.createQueue(name, { attributes });
-    return { name, url: created.queueUrl, arn: created.queueArn };
-  };
-  const redrive = (dlq: LocalQueue, maxReceiveCount: number) =>
-    JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount });
-  const blocksDlq = queue('clip-relay-blocks-dlq', {
-    VisibilityTimeout: String(settings.deadLetter.queueVisibilityTimeoutSeconds),
-    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
-  });
-  const blocks = queue('clip-relay-blocks', {
-    VisibilityTimeout: String(settings.blocksQueue.visibilityTimeoutSeconds),
-    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
-    RedrivePolicy: redrive(blocksDlq, settings.blocksQueue.maxReceiveCount),
-  });
-  const outcomesDlq = queue('clip-relay-outcomes-dlq.fifo', { FifoQueue: 'true' });
-  const outcomes = queue('clip-relay-outcomes.fifo', {
-    FifoQueue: 'true',
-    VisibilityTimeout: String(settings.outcomesQueue.visibilityTimeoutSeconds),
-    RedrivePolicy: redrive(outcomesDlq, settings.outcomesQueue.maxReceiveCount),
-  });
-
-  const config: RelayConfig = readConfig({
-    CLIP_RELAY_BLOCKS_QUEUE_URL: blocks.url,
-    CLIP_RELAY_OUTCOMES_QUEUE_URL: outcomes.url,
-    CLIP_RELAY_INCOMING_PREFIX: settings.incomingPrefix,
-    CLIP_RELAY_RECEIPTS_PREFIX: settings.receiptsPrefix,
-    CLIP_RELAY_MAX_BLOCK_BYTES: String(settings.maxBlockBytes),
-    CLIP_RELAY_SERVICE_VERSION: settings.serviceVersion,
-    CLIP_RELAY_ALLOWED_HOSTS: settings.allowedHosts,
-    CLIP_RELAY_PUT_CONCURRENCY: String(settings.fanOut.putConcurrency),
-    CLIP_RELAY_PUT_TIMEOUT_MS: String(settings.fanOut.putTimeoutMs),
-    CLIP_RELAY_MAX_ATTEMPTS: String(settings.blocksQueue.maxReceiveCount),
-    CLIP_RELAY_BACKOFF_BASE_MS: String(settings.backoff.baseMs),
-    CLIP_RELAY_BACKOFF_CAP_MS: String(settings.backoff.capMs),
-    ...options.env,
-  });
-
-  const queues = { blocks, blocksDlq, outcomes, outcomesDlq };
+  const queues = createLocalQueues(fauxqs, settings);
+  const config = localRelayConfig(queues, settings, options.env);
   const functions = await startLocalFunctions({
     s3,
     sqs,

@@ -1,0 +1,52 @@
+// Packages the service with osls (offline) and measures each function's artifact: zipped size
+// and the time a fresh Node process takes to load the bundle and construct the handler.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'node_modules/.bin');
+
+// What the functions' environment holds in AWS; values only need to pass config validation.
+const FUNCTION_ENV = {
+  AWS_REGION: 'us-east-1',
+  CLIP_RELAY_BLOCKS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/clip-relay-blocks',
+  CLIP_RELAY_OUTCOMES_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/clip-relay-outcomes.fifo',
+  POWERTOOLS_SERVICE_NAME: 'clip-relay',
+  POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
+};
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Zipped KiB and median init milliseconds (of `runs` fresh processes) per function. */
+export async function measureBundles(runs = 5): Promise<Record<string, { bundleKiB: number; initMs: number }>> {
+  const out = await mkdtemp(join(tmpdir(), 'clip-relay-bench-pkg-'));
+  // Unpacked under node_modules so the bundles' external @aws-sdk imports resolve, as in the runtime.
+  const unpacked = join(ROOT, 'node_modules/.cache/clip-relay-bench');
+  try {
+    await run(join(BIN, 'osls'), ['package', '--package', out], { cwd: ROOT, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
+    const results: Record<string, { bundleKiB: number; initMs: number }> = {};
+    for (const zip of (await readdir(out)).filter((name) => name.endsWith('.zip')).sort()) {
+      const name = zip.replace(/\.zip$/, '');
+      const dir = join(unpacked, name);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await run('unzip', ['-q', '-o', join(out, zip), '-d', dir]);
+      const bundle = join(dir, 'functions', `${name}.mjs`);
+      const probe = `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`;
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { env: { PATH: process.env.PATH, ...FUNCTION_ENV } });
+        times.push(Number(stdout));
+      }
+      results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs: median(times) };
+    }
+    return results;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+    await rm(unpacked, { recursive: true, force: true });
+  }
+}

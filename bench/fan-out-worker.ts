@@ -1,0 +1,57 @@
+// The fan-out in a process of its own, as a Lambda would be: it polls the bench's blocks queue
+// and PUTs to the emulator; on "stop" it reports its peak RSS, usage and AWS request counts.
+import { readFileSync } from 'node:fs';
+import { createAwsClients } from '../lib/aws/clients.ts';
+import { readConfig } from '../lib/config.ts';
+import { envTokens } from '../local/env-tokens.ts';
+import { startLocalFunctions, type LocalFunctionsOptions } from '../local/functions.ts';
+import { countRequests, type RequestCounts } from '../local/request-counter.ts';
+import type { Settings } from '../local/settings.ts';
+
+interface WorkerInput {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  settings: Settings;
+  configEnv: Record<string, string>;
+  queues: LocalFunctionsOptions['queues'];
+}
+
+/**
+ * This process's own peak RSS. Not getrusage's maxRSS: Linux carries that across fork + exec,
+ * so a child reports its parent's peak. VmHWM belongs to this address space alone.
+ */
+function peakRssMiB(): number {
+  const kiB = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (kiB === undefined) throw new Error('no VmHWM in /proc/self/status: peak RSS needs Linux');
+  return Number(kiB) / 1024;
+}
+
+const input = JSON.parse(process.argv[2]!) as WorkerInput;
+const { s3, sqs } = createAwsClients({ region: input.region, endpoint: input.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+const requests: RequestCounts = new Map();
+countRequests(s3, 'S3', requests);
+countRequests(sqs, 'SQS', requests);
+const functions = await startLocalFunctions({
+  s3,
+  sqs,
+  region: input.region,
+  bucket: input.bucket,
+  config: readConfig(input.configEnv),
+  settings: input.settings,
+  queues: input.queues,
+  tokens: envTokens(),
+  run: ['fanOut'],
+});
+process.send!({ ready: true });
+process.on('message', async (message: { stop?: boolean }) => {
+  if (!message.stop) return;
+  await functions.stop();
+  process.send!({
+    peakRssMiB: peakRssMiB(),
+    usage: functions.usage.fanOut,
+    requests: Object.fromEntries(requests),
+    metrics: Object.fromEntries(functions.metrics.totals),
+  });
+  process.disconnect();
+});

@@ -1,0 +1,63 @@
+import type { startFauxqs } from 'fauxqs';
+import { readConfig, type RelayConfig } from '../lib/config.ts';
+import type { LocalQueue } from './functions.ts';
+import type { Settings } from './settings.ts';
+
+type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
+
+/** The relay's four queues. */
+export interface LocalQueues {
+  blocks: LocalQueue;
+  blocksDlq: LocalQueue;
+  outcomes: LocalQueue;
+  outcomesDlq: LocalQueue;
+}
+
+/** Creates the queues of serverless.yml in fauxqs, with the same attributes and redrive policies. */
+export function createLocalQueues(fauxqs: Fauxqs, settings: Settings): LocalQueues {
+  const queue = (name: string, attributes: Record<string, string>): LocalQueue => {
+    const created = fauxqs.createQueue(name, { attributes });
+    return { name, url: created.queueUrl, arn: created.queueArn };
+  };
+  const redrive = (dlq: LocalQueue, maxReceiveCount: number) => JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount });
+  const blocksDlq = queue('clip-relay-blocks-dlq', {
+    VisibilityTimeout: String(settings.deadLetter.queueVisibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
+  });
+  const blocks = queue('clip-relay-blocks', {
+    VisibilityTimeout: String(settings.blocksQueue.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
+    RedrivePolicy: redrive(blocksDlq, settings.blocksQueue.maxReceiveCount),
+  });
+  const outcomesDlq = queue('clip-relay-outcomes-dlq.fifo', { FifoQueue: 'true' });
+  const outcomes = queue('clip-relay-outcomes.fifo', {
+    FifoQueue: 'true',
+    VisibilityTimeout: String(settings.outcomesQueue.visibilityTimeoutSeconds),
+    RedrivePolicy: redrive(outcomesDlq, settings.outcomesQueue.maxReceiveCount),
+  });
+  return { blocks, blocksDlq, outcomes, outcomesDlq };
+}
+
+/** The functions' CLIP_RELAY_* environment as serverless.yml would set it, from the same settings file. */
+export function localRelayEnv(queues: LocalQueues, settings: Settings, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    CLIP_RELAY_BLOCKS_QUEUE_URL: queues.blocks.url,
+    CLIP_RELAY_OUTCOMES_QUEUE_URL: queues.outcomes.url,
+    CLIP_RELAY_INCOMING_PREFIX: settings.incomingPrefix,
+    CLIP_RELAY_RECEIPTS_PREFIX: settings.receiptsPrefix,
+    CLIP_RELAY_MAX_BLOCK_BYTES: String(settings.maxBlockBytes),
+    CLIP_RELAY_SERVICE_VERSION: settings.serviceVersion,
+    CLIP_RELAY_ALLOWED_HOSTS: settings.allowedHosts,
+    CLIP_RELAY_PUT_CONCURRENCY: String(settings.fanOut.putConcurrency),
+    CLIP_RELAY_PUT_TIMEOUT_MS: String(settings.fanOut.putTimeoutMs),
+    CLIP_RELAY_MAX_ATTEMPTS: String(settings.blocksQueue.maxReceiveCount),
+    CLIP_RELAY_BACKOFF_BASE_MS: String(settings.backoff.baseMs),
+    CLIP_RELAY_BACKOFF_CAP_MS: String(settings.backoff.capMs),
+    ...env,
+  };
+}
+
+/** The functions' configuration, read from {@link localRelayEnv} as a cold start would. */
+export function localRelayConfig(queues: LocalQueues, settings: Settings, env: Record<string, string> = {}): RelayConfig {
+  return readConfig(localRelayEnv(queues, settings, env));
+}
