@@ -33,8 +33,10 @@ const GB = 1e9;
 const CLIP_BYTES = 256 * MiB;
 const BLOCK_BYTES = 2 * MiB;
 // Total PUTs in flight for both uploaders: fan-out invocations x PUTs per invocation.
-const FAN_OUT_INVOCATIONS = 2;
-const PUTS_PER_INVOCATION = 4;
+// Knobs for exploring (env BENCH_*); the defaults are the tested settings.
+const FAN_OUT_INVOCATIONS = Number(process.env.BENCH_FAN_OUT_INVOCATIONS ?? 2);
+const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? 4);
+const BATCH_SIZE = process.env.BENCH_BATCH_SIZE === undefined ? undefined : Number(process.env.BENCH_BATCH_SIZE);
 const CONCURRENCY = FAN_OUT_INVOCATIONS * PUTS_PER_INVOCATION;
 const ROUNDS = 2;
 const REGION = 'us-east-1';
@@ -64,6 +66,7 @@ async function relayOnce(file: string, bytes: Buffer): Promise<RelayRun> {
   const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: REGION });
   const settings = loadSettings();
   settings.fanOut.maximumConcurrency = FAN_OUT_INVOCATIONS;
+  if (BATCH_SIZE !== undefined) settings.fanOut.batchSize = BATCH_SIZE;
   const queues = createLocalQueues(fauxqs, settings);
   const configEnv = { CLIP_RELAY_ALLOWED_HOSTS: '127.0.0.1', CLIP_RELAY_PUT_CONCURRENCY: String(PUTS_PER_INVOCATION) };
   const relayEnv = localRelayEnv(queues, settings, configEnv);

@@ -46,6 +46,7 @@ interface Settings {
   blocksQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   outcomesQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   backoff: { baseMs: number; capMs: number };
+  alarms: { periodSeconds: number; blocksQueueOldestMessageAgeSeconds: number };
 }
 const settings = JSON.parse(fs.readFileSync(path.join(ROOT, 'config', 'settings.json'), 'utf8')) as Settings;
 
@@ -57,6 +58,7 @@ interface Resource {
   DependsOn?: string | string[];
 }
 interface Template {
+  Conditions?: Record<string, unknown>;
   Resources: Record<string, Resource>;
   Outputs: Record<string, { Value: unknown }>;
 }
@@ -112,6 +114,254 @@ function queue(template: Template, logicalId: string): Props {
   const r = template.Resources[logicalId];
   expect(r?.Type, logicalId).toBe('AWS::SQS::Queue');
   return r!.Properties;
+}
+
+/** The schema problems osls printed (configValidationMode: warn). */
+function schemaProblems(output: string): string[] {
+  const block = /Invalid configuration encountered\n((?:[ \t]+at .*\n?)+)/.exec(output);
+  return block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+}
+
+/** Evaluates the template's Conditions (Fn::Not / Fn::Equals over values known at package time). */
+function conditionValues(template: Template): Record<string, boolean> {
+  const evaluate = (c: any): boolean => {
+    if (c['Fn::Not']) return !evaluate(c['Fn::Not'][0]);
+    if (c['Fn::Equals']) {
+      const [a, b] = c['Fn::Equals'] as unknown[];
+      if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`condition not known at package time: ${JSON.stringify(c)}`);
+      return a === b;
+    }
+    throw new Error(`unsupported condition ${JSON.stringify(c)}`);
+  };
+  return Object.fromEntries(Object.entries(template.Conditions ?? {}).map(([name, c]) => [name, evaluate(c)]));
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** Resolves Fn::If against the evaluated conditions and drops AWS::NoValue, as CloudFormation does. */
+function resolveIfs(value: unknown, conditions: Record<string, boolean>): any {
+  if (Array.isArray(value)) return value.map((v) => resolveIfs(v, conditions)).filter((v) => v !== NO_VALUE);
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Props;
+  if ('Fn::If' in o) {
+    const [name, whenTrue, whenFalse] = o['Fn::If'] as [string, unknown, unknown];
+    expect(conditions, `condition ${name}`).toHaveProperty([name]);
+    return resolveIfs(conditions[name] ? whenTrue : whenFalse, conditions);
+  }
+  if (JSON.stringify(o) === JSON.stringify({ Ref: 'AWS::NoValue' })) return NO_VALUE;
+  const out: Props = {};
+  for (const [k, v] of Object.entries(o)) {
+    const r = resolveIfs(v, conditions);
+    if (r !== NO_VALUE) out[k] = r;
+  }
+  return out;
+}
+
+/** A policy Resource as a readable string: Fn::Sub text, `Logical.Attr` for GetAtt, or the literal. */
+function resourceText(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const r = resource as Props;
+  if (typeof r['Fn::Sub'] === 'string') return r['Fn::Sub'] as string;
+  if (Array.isArray(r['Fn::GetAtt'])) return (r['Fn::GetAtt'] as string[]).join('.');
+  throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
+}
+
+/** The role a function runs with, as [logicalId, resource]. */
+function roleOf(template: Template, handler: string): [string, Resource] {
+  const [, fn] = functionByHandler(template, handler);
+  const ref = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
+  expect(ref['Fn::GetAtt']?.[1], `${handler} role`).toBe('Arn');
+  const roleId = ref['Fn::GetAtt'][0];
+  const role = template.Resources[roleId];
+  expect(role?.Type, roleId).toBe('AWS::IAM::Role');
+  return [roleId, role!];
+}
+
+/**
+ * Every permission a role grants, one `action resource[ if condition]` line each, sorted: exact
+ * regardless of how the statements are grouped. Fn::If is resolved with the template's conditions.
+ */
+function grantsOf(template: Template, role: Resource): string[] {
+  const conditions = conditionValues(template);
+  const statements = (role.Properties.Policies as Props[]).flatMap(
+    (p) => resolveIfs(p.PolicyDocument.Statement, conditions) as Props[],
+  );
+  const lines: string[] = [];
+  for (const s of statements) {
+    expect(s.Effect).toBe('Allow');
+    expect(s.NotAction ?? s.NotResource).toBeUndefined();
+    const condition = s.Condition === undefined ? '' : ` if ${JSON.stringify(s.Condition)}`;
+    for (const action of [s.Action].flat() as string[]) {
+      for (const resource of [s.Resource].flat()) lines.push(`${action} ${resourceText(resource)}${condition}`);
+    }
+  }
+  return lines.sort();
+}
+
+const actionsOf = (grants: string[]): string[] => [...new Set(grants.map((g) => g.split(' ')[0]!))].sort();
+
+const LOGS = (functionName: string) =>
+  [
+    `logs:CreateLogStream arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName}:*`,
+    `logs:PutLogEvents arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName}:*`,
+  ];
+const s3Object = (bucket: string, prefix: string) => `arn:\${AWS::Partition}:s3:::${bucket}/${prefix}*`;
+const listBucket = (bucket: string, ...prefixes: string[]) =>
+  `s3:ListBucket arn:\${AWS::Partition}:s3:::${bucket} if ${JSON.stringify({ StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } })}`;
+const viaService = (service: string) => ` if ${JSON.stringify({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': `${service}.\${AWS::Region}.amazonaws.com` } } })}`;
+
+/** What each function's role must grant exactly, for a bucket, prefixes, stage and token source. */
+function expectedGrants(o: {
+  stage: string;
+  bucket: string;
+  incoming: string;
+  receipts: string;
+  tokenSource: 'ssm' | 'secretsmanager';
+  tokenPrefix: string;
+  bucketKmsKeyArn?: string;
+}): Record<string, string[]> {
+  const fn = (name: string) => `clip-relay-${o.stage}-${name}`;
+  const token =
+    o.tokenSource === 'ssm'
+      ? `ssm:GetParameter arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${o.tokenPrefix}*`
+      : `secretsmanager:GetSecretValue arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${o.tokenPrefix}*`;
+  const bucketKey = (...actions: string[]) =>
+    o.bucketKmsKeyArn === undefined ? [] : actions.map((a) => `${a} ${o.bucketKmsKeyArn}${viaService('s3')}`);
+  return {
+    'functions/splitter.handler': [
+      ...LOGS(fn('splitter')),
+      `s3:GetObject ${s3Object(o.bucket, o.incoming)}`,
+      listBucket(o.bucket, o.incoming),
+      'sqs:SendMessage BlocksQueue.Arn',
+      'sqs:SendMessage OutcomesQueue.Arn',
+    ].sort(),
+    'functions/fan-out.handler': [
+      ...LOGS(fn('fan-out')),
+      `s3:GetObject ${s3Object(o.bucket, o.incoming)}`,
+      `s3:GetObjectVersion ${s3Object(o.bucket, o.incoming)}`,
+      `s3:GetObject ${s3Object(o.bucket, o.receipts)}`,
+      listBucket(o.bucket, o.incoming, o.receipts),
+      'sqs:ReceiveMessage BlocksQueue.Arn',
+      'sqs:DeleteMessage BlocksQueue.Arn',
+      'sqs:GetQueueAttributes BlocksQueue.Arn',
+      'sqs:ChangeMessageVisibility BlocksQueue.Arn',
+      'sqs:SendMessage OutcomesQueue.Arn',
+      token,
+      `kms:Decrypt *${viaService(o.tokenSource)}`,
+      ...bucketKey('kms:Decrypt'),
+    ].sort(),
+    'functions/finalizer.handler': [
+      ...LOGS(fn('finalizer')),
+      `s3:GetObject ${s3Object(o.bucket, o.receipts)}`,
+      `s3:PutObject ${s3Object(o.bucket, o.receipts)}`,
+      listBucket(o.bucket, o.receipts),
+      'sqs:ReceiveMessage OutcomesQueue.Arn',
+      'sqs:DeleteMessage OutcomesQueue.Arn',
+      'sqs:GetQueueAttributes OutcomesQueue.Arn',
+      ...bucketKey('kms:Decrypt', 'kms:GenerateDataKey'),
+    ].sort(),
+    'functions/dead-letter.handler': [
+      ...LOGS(fn('dead-letter')),
+      'sqs:ReceiveMessage BlocksDLQ.Arn',
+      'sqs:DeleteMessage BlocksDLQ.Arn',
+      'sqs:GetQueueAttributes BlocksDLQ.Arn',
+      'sqs:SendMessage OutcomesQueue.Arn',
+    ].sort(),
+  };
+}
+
+/** The alarms the stack must have: logical id -> the properties that define what they watch. */
+function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | string }): Record<string, Props> {
+  const period = settings.alarms.periodSeconds;
+  const common = { EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', Period: period };
+  const custom = (metric: string) => ({
+    ...common,
+    Namespace: 'ClipRelay',
+    MetricName: metric,
+    Dimensions: [{ Name: 'service', Value: 'clip-relay' }],
+    Statistic: 'Sum',
+    Threshold: 0,
+  });
+  const sqs = (metric: string, queueId: string, threshold: number | string) => ({
+    ...common,
+    Namespace: 'AWS/SQS',
+    MetricName: metric,
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    Statistic: 'Maximum',
+    Threshold: threshold,
+  });
+  const fanOut = (metric: string) => ({
+    ...common,
+    Namespace: 'AWS/Lambda',
+    MetricName: metric,
+    Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'FanDashoutLambdaFunction' } }],
+    Statistic: 'Sum',
+    Threshold: 0,
+  });
+  const name = (suffix: string) => ({ AlarmName: `clip-relay-${o.stage}-${suffix}` });
+  return {
+    BlocksDLQNotEmptyAlarm: { ...name('blocks-dlq-not-empty'), ...sqs('ApproximateNumberOfMessagesVisible', 'BlocksDLQ', 0) },
+    OutcomesDLQNotEmptyAlarm: { ...name('outcomes-dlq-not-empty'), ...sqs('ApproximateNumberOfMessagesVisible', 'OutcomesDLQ', 0) },
+    BlocksQueueOldestMessageAlarm: {
+      ...name('blocks-queue-backlog'),
+      ...sqs('ApproximateAgeOfOldestMessage', 'BlocksQueue', o.blocksQueueMaxAgeSeconds),
+    },
+    ClipsFailedAlarm: { ...name('clips-failed'), ...custom('ClipsFailed') },
+    StuckClipsAlarm: { ...name('stuck-clips'), ...custom('StuckClips') },
+    FanOutErrorsAlarm: { ...name('fan-out-errors'), ...fanOut('Errors') },
+    FanOutThrottlesAlarm: { ...name('fan-out-throttles'), ...fanOut('Throttles') },
+  };
+}
+
+/** An alarm's properties with AlarmActions resolved, minus its description. */
+function alarmAsDeployed(template: Template, alarm: Resource): Props {
+  const { AlarmDescription, ...rest } = resolveIfs(alarm.Properties, conditionValues(template)) as Props;
+  expect(typeof AlarmDescription).toBe('string');
+  return rest;
+}
+
+/** Every metric name the code may emit (the MetricName union in lib/metrics.ts). */
+function emittedMetricNames(): string[] {
+  const source = fs.readFileSync(path.join(ROOT, 'lib', 'metrics.ts'), 'utf8');
+  const union = /export type MetricName =([^;]+);/.exec(source);
+  expect(union, 'MetricName union in lib/metrics.ts').not.toBeNull();
+  return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
+}
+
+interface DashboardMetric {
+  namespace: string;
+  metric: string;
+  dimension: [string, string];
+  stat: string;
+}
+
+/** The dashboard's body with Fn::Sub applied (region us-east-1), parsed. */
+function dashboardBody(template: Template): { widgets: { type: string; properties: Props }[] } {
+  const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
+  expect(dashboards).toHaveLength(1);
+  const [body, vars] = dashboards[0]![1].Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
+  const text = body.replace(/\$\{([\w:.]+)\}/g, (_, name: string) => {
+    if (name === 'AWS::Region') return 'us-east-1';
+    const v = vars[name];
+    if (typeof v === 'string') return v;
+    // References stay symbolic so the test can check what they point at.
+    return `<${JSON.stringify(v).replaceAll('"', "'")}>`;
+  });
+  return JSON.parse(text) as { widgets: { type: string; properties: Props }[] };
+}
+
+function dashboardMetrics(template: Template): Record<string, DashboardMetric[]> {
+  const out: Record<string, DashboardMetric[]> = {};
+  for (const w of dashboardBody(template).widgets) {
+    expect(w.type).toBe('metric');
+    expect(w.properties.region).toBe('us-east-1');
+    out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
+      expect(m).toHaveLength(5);
+      const [namespace, metric, dimName, dimValue, options] = m as [string, string, string, string, Props];
+      return { namespace, metric, dimension: [dimName, dimValue], stat: options.stat as string };
+    });
+  }
+  return out;
 }
 
 /** Minimal zip reader (stored + deflate, no zip64): entry name -> content. Directory entries skipped. */
@@ -193,9 +443,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
 
   it('passes schema validation except for the v4-only `build` key', () => {
     // configValidationMode is `warn` only so that osls tolerates `build.esbuild: false`.
-    const block = /Invalid configuration encountered\n((?:[ \t]+at .*\n?)+)/.exec(pkg.output);
-    const problems = block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
-    expect(problems).toEqual(["at root: unrecognized property 'build'"]);
+    expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
   });
 
   it('has exactly the four functions on nodejs24.x / arm64 with timeouts and memory from settings', () => {
@@ -322,17 +570,194 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(pkg.template.Outputs.OutcomesQueueUrl?.Value).toEqual({ Ref: 'OutcomesQueue' });
   });
 
-  it('lets the role read tokens under exactly the prefix the functions are given', () => {
-    const [, role] = resourcesOfType(pkg.template, 'AWS::IAM::Role')[0]!;
-    const statements = (role.Properties.Policies as Props[]).flatMap((p) => p.PolicyDocument.Statement as Props[]);
-    const resourceFor = (action: string) =>
-      statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat());
-    expect(resourceFor('ssm:GetParameter')).toEqual([
-      { 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/clip-relay/dev/tokens/*' },
+  it('gives each function its own role, and creates no shared one', () => {
+    const roles = resourcesOfType(pkg.template, 'AWS::IAM::Role');
+    expect(roles.map(([id]) => id).sort()).toEqual(['DeadLetterRole', 'FanOutRole', 'FinalizerRole', 'SplitterRole']);
+    expect(pkg.template.Resources.IamRoleLambdaExecution).toBeUndefined();
+    const used = FUNCTIONS.map((f) => roleOf(pkg.template, f.handler)[0]);
+    expect(new Set(used).size).toBe(FUNCTIONS.length);
+    for (const [id, role] of roles) {
+      expect(role.Properties.AssumeRolePolicyDocument, id).toEqual({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      });
+      expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+      expect(role.Properties.PermissionsBoundary, id).toBeUndefined();
+    }
+  });
+
+  it('grants each role exactly the calls its function makes', () => {
+    const expected = expectedGrants({
+      stage: 'dev',
+      bucket: 'clip-relay-dev-us-east-1-clips',
+      incoming: settings.incomingPrefix,
+      receipts: settings.receiptsPrefix,
+      tokenSource: 'ssm',
+      tokenPrefix: '/clip-relay/dev/tokens/',
+    });
+    for (const f of FUNCTIONS) {
+      const [, role] = roleOf(pkg.template, f.handler);
+      expect(grantsOf(pkg.template, role), f.name).toEqual(expected[f.handler]);
+    }
+  });
+
+  it('keeps writes, tokens and sends away from the functions that do not need them', () => {
+    const actions = (handler: string) => actionsOf(grantsOf(pkg.template, roleOf(pkg.template, handler)[1]));
+    const splitter = actions('functions/splitter.handler');
+    expect(splitter).not.toContain('s3:PutObject');
+    expect(splitter.filter((a) => /^(ssm|secretsmanager|kms):/.test(a))).toEqual([]);
+    const fanOut = actions('functions/fan-out.handler');
+    expect(fanOut).not.toContain('s3:PutObject');
+    expect(fanOut).not.toContain('secretsmanager:GetSecretValue');
+    const finalizer = actions('functions/finalizer.handler');
+    expect(finalizer).not.toContain('sqs:SendMessage');
+    expect(finalizer.filter((a) => /^(ssm|secretsmanager):/.test(a))).toEqual([]);
+    const deadLetter = actions('functions/dead-letter.handler');
+    expect(deadLetter.filter((a) => a.startsWith('s3:'))).toEqual([]);
+    // No wildcard actions anywhere; '*' resources only for KMS behind kms:ViaService.
+    for (const f of FUNCTIONS) {
+      const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]);
+      expect(grants.filter((g) => g.split(' ')[0]!.includes('*')), f.name).toEqual([]);
+      expect(grants.filter((g) => g.split(' ')[1] === '*' && !g.startsWith('kms:Decrypt * if {"StringEquals":{"kms:ViaService"')), f.name).toEqual([]);
+    }
+  });
+
+  it('lets each function write only to the log group the framework creates for it', () => {
+    for (const f of FUNCTIONS) {
+      const [, fn] = functionByHandler(pkg.template, f.handler);
+      const logGroupId = [fn.DependsOn].flat().find((id) => pkg.template.Resources[id!]?.Type === 'AWS::Logs::LogGroup')!;
+      const logGroupName = pkg.template.Resources[logGroupId]!.Properties.LogGroupName as string;
+      expect(logGroupName, f.name).toBe(`/aws/lambda/clip-relay-dev-${f.name}`);
+      expect(fn.Properties.FunctionName, f.name).toBe(`clip-relay-dev-${f.name}`);
+      const logGrants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]).filter((g) => g.startsWith('logs:'));
+      expect(logGrants, f.name).toEqual(
+        ['logs:CreateLogStream', 'logs:PutLogEvents'].map(
+          (a) => `${a} arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroupName}:*`,
+        ),
+      );
+    }
+  });
+
+  it('lets the fan-out read tokens under exactly the prefix the functions are given, from SSM only', () => {
+    const grants = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    expect(grants.filter((g) => /^(ssm|secretsmanager|kms):/.test(g))).toEqual([
+      `kms:Decrypt *${viaService('ssm')}`,
+      'ssm:GetParameter arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/clip-relay/dev/tokens/*',
     ]);
-    expect(resourceFor('secretsmanager:GetSecretValue')).toEqual([
-      { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:/clip-relay/dev/tokens/*' },
-    ]);
+  });
+
+  it('makes the created bucket refuse requests without TLS', () => {
+    const policies = resourcesOfType(pkg.template, 'AWS::S3::BucketPolicy').filter(([id]) => id !== 'ServerlessDeploymentBucketPolicy');
+    expect(policies.map(([id]) => id)).toEqual(['ClipsBucketPolicy']);
+    const [, policy] = policies[0]!;
+    expect(policy.Properties.Bucket).toEqual({ Ref: 'S3BucketClips' });
+    expect(policy.Properties.PolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: [{ 'Fn::GetAtt': ['S3BucketClips', 'Arn'] }, { 'Fn::Sub': '${S3BucketClips.Arn}/*' }],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    });
+    const bucket = pkg.template.Resources.S3BucketClips!.Properties;
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+  });
+
+  it('has the alarms, on the right metrics and thresholds, without actions when no topic is given', () => {
+    const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
+    const expected = expectedAlarms({ stage: 'dev', blocksQueueMaxAgeSeconds: settings.alarms.blocksQueueOldestMessageAgeSeconds });
+    expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
+    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: false });
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual({
+        'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }],
+      });
+      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual(expected[id]);
+    }
+  });
+
+  it('alarms on metric names the code emits, in the namespace and service it is configured with', () => {
+    const emitted = emittedMetricNames();
+    for (const [id, alarm] of resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm')) {
+      if (alarm.Properties.Namespace !== EXPECTED_ENV.POWERTOOLS_METRICS_NAMESPACE) continue;
+      expect(emitted, id).toContain(alarm.Properties.MetricName);
+      expect(alarm.Properties.Dimensions, id).toEqual([{ Name: 'service', Value: EXPECTED_ENV.POWERTOOLS_SERVICE_NAME }]);
+    }
+  });
+
+  it('has a dashboard showing every metric the code emits, the queues and the fan-out', () => {
+    const [[, dashboard]] = resourcesOfType(pkg.template, 'AWS::CloudWatch::Dashboard') as [[string, Resource]];
+    expect(dashboard.Properties.DashboardName).toBe('clip-relay-dev');
+    const widgets = dashboardMetrics(pkg.template);
+    const custom = (metric: string, stat = 'Sum'): DashboardMetric => ({
+      namespace: 'ClipRelay',
+      metric,
+      dimension: ['service', 'clip-relay'],
+      stat,
+    });
+    const visible = (queueId: string): DashboardMetric => ({
+      namespace: 'AWS/SQS',
+      metric: 'ApproximateNumberOfMessagesVisible',
+      dimension: ['QueueName', `<{'Fn::GetAtt':['${queueId}','QueueName']}>`],
+      stat: 'Maximum',
+    });
+    const fanOut = (metric: string, stat: string): DashboardMetric => ({
+      namespace: 'AWS/Lambda',
+      metric,
+      dimension: ['FunctionName', "<{'Ref':'FanDashoutLambdaFunction'}>"],
+      stat,
+    });
+    expect(widgets).toEqual({
+      Throughput: [custom('BlocksSent'), custom('BytesSent')],
+      'Outcomes (receipts)': [custom('ClipsCommitted'), custom('ClipsFailed'), custom('ClipsUnconfirmed'), custom('StuckClips')],
+      'Block PUT latency (ms)': [custom('PutLatency', 'p50'), custom('PutLatency', 'p99')],
+      'Drop to receipt (ms)': [custom('DropToReceipt', 'p50'), custom('DropToReceipt', 'p99')],
+      'Queue depth (visible messages)': [
+        visible('BlocksQueue'),
+        visible('BlocksDLQ'),
+        visible('OutcomesQueue'),
+        visible('OutcomesDLQ'),
+        { ...visible('BlocksQueue'), metric: 'ApproximateAgeOfOldestMessage' },
+      ],
+      'Fan-out': [
+        fanOut('Errors', 'Sum'),
+        fanOut('Throttles', 'Sum'),
+        fanOut('ConcurrentExecutions', 'Maximum'),
+        custom('Retries'),
+        custom('Redirects'),
+      ],
+    });
+    const shown = new Set(Object.values(widgets).flat().filter((m) => m.namespace === 'ClipRelay').map((m) => m.metric));
+    expect([...shown].sort()).toEqual(emittedMetricNames());
+  });
+
+  it('outputs the bucket, the queue URLs and the dashboard', () => {
+    const outputs = Object.fromEntries(
+      Object.entries(pkg.template.Outputs)
+        .filter(([id]) => !id.startsWith('Serverless') && !id.endsWith('LambdaFunctionQualifiedArn'))
+        .map(([id, o]) => [id, o.Value]),
+    );
+    expect(outputs).toEqual({
+      ClipsBucketName: { Ref: 'S3BucketClips' },
+      BlocksQueueUrl: { Ref: 'BlocksQueue' },
+      BlocksDLQUrl: { Ref: 'BlocksDLQ' },
+      OutcomesQueueUrl: { Ref: 'OutcomesQueue' },
+      OutcomesDLQUrl: { Ref: 'OutcomesDLQ' },
+      DashboardName: { Ref: 'Dashboard' },
+    });
   });
 
   describe('function artifacts', () => {
@@ -407,13 +832,33 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
 
 describe('serverless.yml packaged with --stage and --param overrides', () => {
   let pkg: Packaged;
+  const TOPIC = 'arn:aws:sns:us-east-1:123456789012:clip-relay-alarms';
+  const OVERRIDES = {
+    fanOutMaximumConcurrency: '7',
+    incomingPrefix: 'drop/',
+    receiptsPrefix: 'done/',
+    allowedHosts: 'upload.example.com,*.xboxlive.com',
+    maxBlockBytes: '4194304',
+    serviceVersion: '2',
+    putConcurrency: '4',
+    putTimeoutMs: '10000',
+    backoffBaseMs: '1000',
+    backoffCapMs: '60000',
+    tokenSource: 'secretsmanager',
+    alarmTopicArn: TOPIC,
+    blocksQueueMaxAgeSeconds: '600',
+  };
 
   beforeAll(async () => {
-    pkg = await packageService(['--stage', 'ci', '--param=fanOutMaximumConcurrency=7']);
+    pkg = await packageService(['--stage', 'ci', ...Object.entries(OVERRIDES).map(([k, v]) => `--param=${k}=${v}`)]);
   }, PACKAGE_TIMEOUT_MS + 10_000);
 
   afterAll(() => {
     if (pkg) fs.rmSync(pkg.dir, { recursive: true, force: true });
+  });
+
+  it('passes schema validation except for the v4-only `build` key', () => {
+    expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
   });
 
   it('takes the fan-out concurrency cap from --param', () => {
@@ -430,5 +875,127 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
     expect(bucket.Properties.BucketName).toBe('clip-relay-ci-us-east-1-clips');
     const [, fn] = functionByHandler(pkg.template, 'functions/splitter.handler');
     expect(fn.Properties.Environment.Variables.CLIP_RELAY_TOKEN_PREFIX).toBe('/clip-relay/ci/tokens/');
+  });
+
+  it('takes every relay setting from --param', () => {
+    for (const f of FUNCTIONS) {
+      const [, fn] = functionByHandler(pkg.template, f.handler);
+      expect(fn.Properties.Environment.Variables, f.name).toEqual({
+        ...EXPECTED_ENV,
+        CLIP_RELAY_INCOMING_PREFIX: 'drop/',
+        CLIP_RELAY_RECEIPTS_PREFIX: 'done/',
+        CLIP_RELAY_MAX_BLOCK_BYTES: '4194304',
+        CLIP_RELAY_SERVICE_VERSION: '2',
+        CLIP_RELAY_ALLOWED_HOSTS: 'upload.example.com,*.xboxlive.com',
+        CLIP_RELAY_PUT_CONCURRENCY: '4',
+        CLIP_RELAY_PUT_TIMEOUT_MS: '10000',
+        CLIP_RELAY_BACKOFF_BASE_MS: '1000',
+        CLIP_RELAY_BACKOFF_CAP_MS: '60000',
+        CLIP_RELAY_TOKEN_SOURCE: 'secretsmanager',
+        CLIP_RELAY_TOKEN_PREFIX: '/clip-relay/ci/tokens/',
+      });
+    }
+  });
+
+  it('triggers on the overridden incoming prefix', () => {
+    const [, bucket] = resourcesOfType(pkg.template, 'AWS::S3::Bucket').find(
+      ([, b]) => b.Properties.NotificationConfiguration !== undefined,
+    )!;
+    expect(bucket.Properties.NotificationConfiguration.LambdaConfigurations[0].Filter).toEqual({
+      S3Key: { Rules: [{ Name: 'prefix', Value: 'drop/' }] },
+    });
+  });
+
+  it('scopes the roles to the overridden prefixes and grants Secrets Manager instead of SSM', () => {
+    const expected = expectedGrants({
+      stage: 'ci',
+      bucket: 'clip-relay-ci-us-east-1-clips',
+      incoming: 'drop/',
+      receipts: 'done/',
+      tokenSource: 'secretsmanager',
+      tokenPrefix: '/clip-relay/ci/tokens/',
+    });
+    for (const f of FUNCTIONS) {
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+    }
+    const fanOut = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    expect(fanOut.filter((g) => g.startsWith('ssm:'))).toEqual([]);
+  });
+
+  it('sends every alarm to the topic and uses the overridden backlog threshold', () => {
+    const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
+    const expected = expectedAlarms({ stage: 'ci', blocksQueueMaxAgeSeconds: '600' });
+    expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
+    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: true, HasBucketKmsKey: false });
+    for (const [id, alarm] of alarms) {
+      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual({ ...expected[id], AlarmActions: [TOPIC] });
+    }
+  });
+});
+
+describe('serverless.yml packaged for an existing bucket', () => {
+  let pkg: Packaged;
+  const BUCKET = 'acme-clips-prod';
+  const KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  beforeAll(async () => {
+    pkg = await packageService(['--param=existingBucket=true', `--param=bucketName=${BUCKET}`, `--param=bucketKmsKeyArn=${KEY}`]);
+  }, PACKAGE_TIMEOUT_MS + 10_000);
+
+  afterAll(() => {
+    if (pkg) fs.rmSync(pkg.dir, { recursive: true, force: true });
+  });
+
+  it('passes schema validation except for the v4-only `build` key', () => {
+    expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
+  });
+
+  it('creates no bucket and no bucket policy', () => {
+    expect(resourcesOfType(pkg.template, 'AWS::S3::Bucket').map(([id]) => id)).toEqual(['ServerlessDeploymentBucket']);
+    expect(resourcesOfType(pkg.template, 'AWS::S3::BucketPolicy').map(([id]) => id)).toEqual(['ServerlessDeploymentBucketPolicy']);
+    expect(pkg.template.Outputs.ClipsBucketName?.Value).toBe(BUCKET);
+  });
+
+  it('adds the splitter notification to the existing bucket through the framework custom resource', () => {
+    const custom = resourcesOfType(pkg.template, 'Custom::S3');
+    expect(custom).toHaveLength(1);
+    const [, resource] = custom[0]!;
+    expect(resource.Properties.BucketName).toBe(BUCKET);
+    expect(resource.Properties.FunctionName).toBe('clip-relay-dev-splitter');
+    expect(resource.Properties.BucketConfigs).toEqual([{ Event: 's3:ObjectCreated:*', Rules: [{ Prefix: settings.incomingPrefix }] }]);
+    // The relay's four functions plus the framework's custom resource handler, on its own role
+    // limited to this bucket's notification configuration and Lambda permissions.
+    const handlers = resourcesOfType(pkg.template, 'AWS::Lambda::Function').map(([, r]) => r.Properties.Handler as string);
+    expect(handlers.sort()).toEqual([...FUNCTIONS.map((f) => f.handler), 's3/handler.handler'].sort());
+    const customRole = pkg.template.Resources.IamRoleCustomResourcesLambdaExecution!;
+    const actions = (customRole.Properties.Policies as Props[]).flatMap((p) =>
+      (p.PolicyDocument.Statement as Props[]).flatMap((st) => [st.Action].flat()),
+    );
+    expect(actions.filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetBucketNotification', 's3:PutBucketNotification']);
+    expect(JSON.stringify(customRole)).toContain(`"${BUCKET}"`);
+  });
+
+  it('grants the same calls on the existing bucket, plus its KMS key through S3 where objects are read or written', () => {
+    const expected = expectedGrants({
+      stage: 'dev',
+      bucket: BUCKET,
+      incoming: settings.incomingPrefix,
+      receipts: settings.receiptsPrefix,
+      tokenSource: 'ssm',
+      tokenPrefix: '/clip-relay/dev/tokens/',
+      bucketKmsKeyArn: KEY,
+    });
+    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: true });
+    for (const f of FUNCTIONS) {
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+    }
+  });
+
+  it('keeps the queues, alarms and dashboard', () => {
+    expect(resourcesOfType(pkg.template, 'AWS::SQS::Queue')).toHaveLength(4);
+    expect(resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm').map(([id]) => id).sort()).toEqual(
+      Object.keys(expectedAlarms({ stage: 'dev', blocksQueueMaxAgeSeconds: 0 })).sort(),
+    );
+    expect(resourcesOfType(pkg.template, 'AWS::CloudWatch::Dashboard')).toHaveLength(1);
   });
 });
