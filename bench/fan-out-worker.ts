@@ -43,12 +43,19 @@ const functions = await startLocalFunctions({
   tokens: envTokens(),
   run: ['fanOut'],
 });
+const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  for (const k of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[k] = Math.max(peaks[k], m[k] / 1048576);
+}, 5);
 process.send!({ ready: true });
 process.on('message', async (message: { stop?: boolean }) => {
   if (!message.stop) return;
   await functions.stop();
+  clearInterval(sampler);
   process.send!({
     peakRssMiB: peakRssMiB(),
+    peaks,
     usage: functions.usage.fanOut,
     requests: Object.fromEntries(requests),
     metrics: Object.fromEntries(functions.metrics.totals),

@@ -106,3 +106,26 @@ export function s3ClipStore(s3: S3Client): ClipStore {
     },
   };
 }
+
+/**
+ * A view of `store` whose reads are made once per key for as long as the view lives. The
+ * fan-out takes one per invocation: the blocks of a batch mostly share a clip, and one receipt
+ * check per clip per batch is enough (S3 GETs are most of the relay's request cost).
+ */
+export function memoizeReads(store: ClipStore): ClipStore {
+  const reads = new Map<string, Promise<StoredDocument | undefined>>();
+  return {
+    ...store,
+    read(bucket, key) {
+      const id = `${bucket}/${key}`;
+      let read = reads.get(id);
+      if (read === undefined) {
+        read = store.read(bucket, key);
+        // A failed read is not kept: the next block asks S3 again.
+        read.catch(() => reads.delete(id));
+        reads.set(id, read);
+      }
+      return read;
+    },
+  };
+}

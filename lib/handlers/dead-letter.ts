@@ -9,8 +9,6 @@ import { parseBlockMessage } from '../messages.ts';
 
 /** The dead-letter Lambda: every block in the blocks DLQ becomes a failed outcome. */
 export function createDeadLetterHandler(deps: DeadLetterDeps & { logger: Logger }) {
-  const processor = new BatchProcessor(EventType.SQS);
-
   async function settleRecord(record: SQSRecord): Promise<unknown> {
     let message;
     try {
@@ -27,6 +25,10 @@ export function createDeadLetterHandler(deps: DeadLetterDeps & { logger: Logger 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(deps.logger))
     .handler(async function deadLetter(event, context) {
+      // One processor per invocation: Powertools keeps the batch's state on the processor, and
+      // overlapping invocations (the local stack, or work left running after an early timeout)
+      // would report each other's failures.
+      const processor = new BatchProcessor(EventType.SQS);
       return processPartialResponse(event, settleRecord, processor, { context, throwOnFullBatchFailure: false });
     });
 }

@@ -5,6 +5,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { memoizeReads } from '../aws/clip-store.ts';
 import { createLimiter } from '../concurrency.ts';
 import { describeError, MessageError } from '../errors.ts';
 import { parseBlockMessage } from '../messages.ts';
@@ -16,9 +17,7 @@ import { sendBlock, type FanOutDeps } from '../send-block.ts';
  * (`ReportBatchItemFailures`); every other record is settled and deleted.
  */
 export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConcurrency: number; timeoutEarlyMs?: number }) {
-  const processor = new BatchProcessor(EventType.SQS);
-
-  async function sendRecord(record: SQSRecord, signal: AbortSignal): Promise<unknown> {
+  async function sendRecord(record: SQSRecord, signal: AbortSignal, invocationDeps: FanOutDeps): Promise<unknown> {
     let message;
     try {
       message = parseBlockMessage(record.body);
@@ -29,7 +28,7 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
       throw error;
     }
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-    return sendBlock(message, { receiveCount, receiptHandle: record.receiptHandle, signal }, deps);
+    return sendBlock(message, { receiveCount, receiptHandle: record.receiptHandle, signal }, invocationDeps);
   }
 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: deps.timeoutEarlyMs ?? 1000 })
@@ -39,7 +38,12 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     .handler(async function fanOut(event, context, { signal }) {
       // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
       const limited = createLimiter(deps.putConcurrency);
-      return processPartialResponse(event, (record: SQSRecord) => limited(() => sendRecord(record, signal)), processor, {
+      const invocationDeps = { ...deps, clips: memoizeReads(deps.clips) };
+      // One processor per invocation: Powertools keeps the batch's state on the processor, and
+      // overlapping invocations (the local stack, or work left running after an early timeout)
+      // would report each other's failures.
+      const processor = new BatchProcessor(EventType.SQS);
+      return processPartialResponse(event, (record: SQSRecord) => limited(() => sendRecord(record, signal, invocationDeps)), processor, {
         context,
         throwOnFullBatchFailure: false,
       });

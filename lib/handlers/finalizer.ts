@@ -14,8 +14,6 @@ import { parseOutcomeMessage } from '../messages.ts';
  * fails only the rest of its own clip's group (`skipGroupOnError`), so other clips go on.
  */
 export function createFinalizerHandler(deps: FinalizerDeps & { logger: Logger }) {
-  const processor = new SqsFifoPartialProcessorAsync();
-
   async function finalizeRecord(record: SQSRecord): Promise<unknown> {
     let outcome;
     try {
@@ -33,6 +31,10 @@ export function createFinalizerHandler(deps: FinalizerDeps & { logger: Logger })
     // EMF in AWS, flushed once per invocation; the local stack passes a plain recorder instead.
     .use(deps.metrics instanceof Metrics ? [logMetrics(deps.metrics)] : [])
     .handler(async function finalizer(event, context) {
+      // One processor per invocation: Powertools keeps the batch's state on the processor, and
+      // overlapping invocations (the local stack, or work left running after an early timeout)
+      // would report each other's failures.
+      const processor = new SqsFifoPartialProcessorAsync();
       return processPartialResponse(event, finalizeRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
     });
 }
