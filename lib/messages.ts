@@ -53,7 +53,8 @@ const ClipRefSchema = z.strictObject({
   bucket: z.string().check(z.minLength(1)),
   key: z.string().check(z.minLength(1)),
   etag: z.string().check(z.minLength(1)),
-  size: uint,
+  // Any object size: a clip of 4 GiB or more is refused, and its failed outcome must still go through.
+  size: z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER)),
   versionId: z.optional(z.string()),
 });
 
@@ -109,6 +110,19 @@ export function parseBlockMessage(body: string): BlockMessage {
     throw new MessageError(`block message: range [${message.start}, ${message.end}) is outside the ${message.clip.size}-byte clip`);
   }
   return message;
+}
+
+/**
+ * The clip a message names, when its `clip` field is intact even though the rest is not: a
+ * block message that cannot be acted on still ends its clip with a failed receipt.
+ */
+export function salvageClipRef(body: string): ClipRef | undefined {
+  try {
+    const result = ClipRefSchema.safeParse((JSON.parse(body) as { clip?: unknown } | null)?.clip);
+    return result.success ? (result.data as ClipRef) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

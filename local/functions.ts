@@ -41,6 +41,8 @@ export interface LocalFunctionsOptions {
   logLevel?: string;
   logSink?: LogSink;
   s3PollIntervalMs?: number;
+  /** Treat clips already in the bucket as delivered (a restart over persisted state). */
+  skipExistingClips?: boolean;
   /** Which functions get an event source here; default all (a worker process may run only one). */
   run?: readonly FunctionName[];
 }
@@ -119,6 +121,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
           functionTimeoutSeconds: settings.splitter.timeoutSeconds,
           handler: handlers.splitter,
           pollIntervalMs: options.s3PollIntervalMs ?? 100,
+          skipExisting: options.skipExistingClips ?? false,
           onInvocationError: reportError('splitter'),
         })
       : undefined,

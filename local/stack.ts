@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   s3StorageDir?: string;
   /** How often the stand-in for S3 notifications lists the bucket; default 100 ms. */
   s3PollIntervalMs?: number;
+  /** Treat clips already in the bucket as delivered (a restart over persisted state). */
+  skipExistingClips?: boolean;
 }
 
 /** What is in a queue right now. */
@@ -84,6 +86,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.logLevel !== undefined && { logLevel: options.logLevel }),
     ...(options.logSink !== undefined && { logSink: options.logSink }),
     ...(options.s3PollIntervalMs !== undefined && { s3PollIntervalMs: options.s3PollIntervalMs }),
+    ...(options.skipExistingClips !== undefined && { skipExistingClips: options.skipExistingClips }),
   });
   const { splitter, fanOut, finalizer, deadLetter } = functions.sources;
   if (!splitter || !fanOut || !finalizer || !deadLetter) throw new Error('the embedded stack runs all four functions');

@@ -52,8 +52,17 @@ export function sqsRelayQueues(sqs: SQSClient, urls: { blocksQueueUrl: string; o
           // One group per clip, so the finalizer handles a clip's outcomes one at a time.
           MessageGroupId: clipId(outcome.clip.bucket, outcome.clip.key),
           // The same outcome sent twice (a duplicate delivery) is dropped by FIFO deduplication.
+          // FIFO deduplicates across the whole queue: the id names the clip, not just its bytes.
           MessageDeduplicationId: sha256(
-            [outcome.clip.etag, outcome.status, outcome.blockNum ?? '', outcome.reason?.code ?? '', outcome.attempts ?? ''].join('|'),
+            [
+              clipId(outcome.clip.bucket, outcome.clip.key),
+              outcome.clip.versionId ?? '',
+              outcome.clip.etag,
+              outcome.status,
+              outcome.blockNum ?? '',
+              outcome.reason?.code ?? '',
+              outcome.attempts ?? '',
+            ].join('|'),
           ),
         }),
       );

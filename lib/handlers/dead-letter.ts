@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { settleDeadLetter, type DeadLetterDeps } from '../dead-letter.ts';
-import { describeError, MessageError } from '../errors.ts';
+import { settleInvalidMessage } from '../invalid-message.ts';
 import { parseBlockMessage } from '../messages.ts';
 
 /** The dead-letter Lambda: every block in the blocks DLQ becomes a failed outcome. */
@@ -14,10 +14,7 @@ export function createDeadLetterHandler(deps: DeadLetterDeps & { logger: Logger 
     try {
       message = parseBlockMessage(record.body);
     } catch (error) {
-      // Nothing in it names a clip: the log line is all that can be kept.
-      deps.logger.error('dead letter unreadable', { messageId: record.messageId, reason: describeError(error) });
-      if (error instanceof MessageError) return 'dropped';
-      throw error;
+      return settleInvalidMessage(record, error, deps);
     }
     return settleDeadLetter(message, Number(record.attributes.ApproximateReceiveCount) || 1, deps);
   }

@@ -7,7 +7,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { memoizeReads } from '../aws/clip-store.ts';
 import { createLimiter } from '../concurrency.ts';
-import { describeError, MessageError } from '../errors.ts';
+import { settleInvalidMessage } from '../invalid-message.ts';
 import { parseBlockMessage } from '../messages.ts';
 import { sendBlock, type FanOutDeps } from '../send-block.ts';
 
@@ -22,10 +22,7 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     try {
       message = parseBlockMessage(record.body);
     } catch (error) {
-      // No delivery can fix a malformed message: settle it now rather than burn every retry on it.
-      deps.logger.error('block message dropped', { messageId: record.messageId, reason: describeError(error) });
-      if (error instanceof MessageError) return 'dropped';
-      throw error;
+      return settleInvalidMessage(record, error, { queues: deps.queues, logger: deps.logger });
     }
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     return sendBlock(message, { receiveCount, receiptHandle: record.receiptHandle, signal }, invocationDeps);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
+import { redact } from '../redact.ts';
 import type { PutAnswer } from './put-answer.ts';
 
 /** The most of an error body the relay reads; a ServiceErrorResponse is far smaller. */
@@ -28,8 +29,9 @@ async function readErrorBody(body: Dispatcher.ResponseData['body'], authorizatio
   try {
     const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8', 0, MAX_ERROR_BODY)) as Record<string, unknown>;
     return {
-      ...(parsed.errorCode !== undefined && { errorCode: String(parsed.errorCode).slice(0, 200) }),
-      ...(typeof parsed.errorMessage === 'string' && { errorMessage: parsed.errorMessage.slice(0, 1000).replaceAll(authorization, '[redacted]') }),
+      // Redact first, then cut: a cut could split a token so that no longer matches.
+      ...(parsed.errorCode !== undefined && { errorCode: redact(String(parsed.errorCode), authorization).slice(0, 200) }),
+      ...(typeof parsed.errorMessage === 'string' && { errorMessage: redact(parsed.errorMessage, authorization).slice(0, 1000) }),
     };
   } catch {
     return {};
@@ -75,7 +77,7 @@ export async function putBlock(input: PutBlockRequest): Promise<PutAnswer> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const message = error instanceof Error ? error.message : String(error);
-    return { kind: 'transport', code: typeof code === 'string' ? code : 'TRANSPORT_ERROR', message: message.replaceAll(input.authorization, '[redacted]') };
+    return { kind: 'transport', code: typeof code === 'string' ? code : 'TRANSPORT_ERROR', message: redact(message, input.authorization) };
   } finally {
     if (!input.body.destroyed) input.body.destroy();
   }

@@ -4,9 +4,12 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
 
-/** True when `pattern` (`host`, `host:port` or `*.domain`) admits `url`'s host. */
+/**
+ * True when `pattern` admits `url`'s host: `*.domain` any subdomain on the scheme's default
+ * port, `host` that host on any port, `host:port` exactly.
+ */
 function hostAllowed(url: URL, pattern: string): boolean {
-  if (pattern.startsWith('*.')) return url.hostname.endsWith(pattern.slice(1)) && url.hostname.length > pattern.length - 1;
+  if (pattern.startsWith('*.')) return url.port === '' && url.hostname.endsWith(pattern.slice(1)) && url.hostname.length > pattern.length - 1;
   return pattern.includes(':') && !pattern.startsWith('[') ? pattern === url.host : pattern === url.hostname;
 }
 
@@ -59,7 +62,16 @@ export function blockUrl(target: URL, uploadId: string, blockNum: number | undef
   return url;
 }
 
-/** An upload URI fit for receipts and logs: scheme, host and path, no query or fragment. */
+/**
+ * An upload URI fit for receipts and logs: scheme, host and path only. No user info, query
+ * (it may hold the uploadId) or fragment, and no control characters, even when it does not parse.
+ */
 export function displayUri(uri: string): string {
-  return uri.split(/[?#]/, 1)[0]!.slice(0, 2048);
+  const printable = uri.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  try {
+    const url = new URL(printable);
+    return `${url.protocol}//${url.host}${url.pathname}`.slice(0, 2048);
+  } catch {
+    return printable.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1').split(/[?#]/, 1)[0]!.slice(0, 2048);
+  }
 }

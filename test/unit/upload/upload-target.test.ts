@@ -32,6 +32,7 @@ describe('Function: checkUploadTarget', () => {
     ['/relative/only', XBL, 'malformed'],
     ['https://a.xboxlive.com/c\r\nHost: evil', XBL, 'control-characters'],
     ['https://h.example:8443/c', ['h.example:9443'], 'host-not-allowed'],
+    ['https://a.xboxlive.com:444/c', XBL, 'host-not-allowed'],
   ])('Should refuse %s', (uri, allowed, rule) => {
     try {
       checkUploadTarget(uri, allowed);
@@ -56,7 +57,13 @@ describe('Function: blockUrl', () => {
 });
 
 describe('Function: displayUri', () => {
-  it('Should drop query and fragment', () => {
-    expect(displayUri('https://a.xboxlive.com/c?uploadId=secret#x')).toBe('https://a.xboxlive.com/c');
+  it.each([
+    ['https://a.xboxlive.com/c?uploadId=secret#x', 'https://a.xboxlive.com/c'],
+    ['https://user:secret@a.xboxlive.com/c', 'https://a.xboxlive.com/c'],
+    ['https://a.xboxlive.com/c\r\nX-Evil: 1', 'https://a.xboxlive.com/cX-Evil:%201'],
+    ['not a url?x=1', 'not a url'],
+    ['weird://user:pw@[bad/c?q', 'weird://[bad/c'],
+  ])('Should show %j as %j', (uri, shown) => {
+    expect(displayUri(uri)).toBe(shown);
   });
 });
