@@ -1,7 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ClipRelayError } from '../lib/errors.ts';
+import type { ClipState } from '../lib/status/clip-status.ts';
+import { runDev } from './dev.ts';
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts';
+import { redriveClips, redriveDeadLetters } from './redrive.ts';
 import { relayFile } from './relay.ts';
+import { CLIP_STATES, readStatuses, statusTable } from './status.ts';
+import { resolveTarget, type TargetOptions } from './target.ts';
 
 const MiB = 1024 * 1024;
 
@@ -70,7 +75,117 @@ export function buildProgram(): Command {
       }
       process.exitCode = exitCodeFor(receipt);
     });
+
+  program
+    .command('dev')
+    .description('Run the relay locally until Ctrl-C: embedded S3 + SQS on a port, the event sources and handlers, and the transfer emulator; drop clips with any S3 client.')
+    .option('--port <port>', 'port of the embedded S3 + SQS', positiveInt('--port'), 4566)
+    .option('--data-dir <dir>', 'keep queues, clips and receipts in DIR across restarts')
+    .option('--no-emulator', 'do not start the transfer emulator (tickets point at a real service; needs XBL_AUTHORIZATION)')
+    .option('--emulator-port <port>', 'port of the transfer emulator (default: any free one)', positiveInt('--emulator-port'))
+    .option('--allow-host <host>', 'also allow this upload host (repeatable)', collect, [])
+    .addOption(new Option('--log-level <level>', 'log level of the functions').choices(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'))
+    .option('--json-logs', 'print the functions\' logs as raw JSON lines instead of readable ones')
+    .action(async (opts) => {
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+      await runDev(
+        {
+          port: opts.port,
+          ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+          emulator: opts.emulator,
+          emulatorPort: opts.emulatorPort ?? 0,
+          allowHosts: opts.allowHost,
+          logLevel: opts.logLevel,
+          jsonLogs: opts.jsonLogs === true,
+        },
+        stop.signal,
+      );
+    });
+
+  withTarget(
+    program
+      .command('status')
+      .description('List clips with their state (committed, failed, unconfirmed, in-flight, stuck). Exits 2 when any listed clip is failed or stuck.')
+      .option('--prefix <prefix>', 'only keys starting with this, inside the incoming prefix')
+      .option('--state <state>', `only clips in this state (repeatable: ${CLIP_STATES.join(', ')})`, collectState, [])
+      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), 3600)
+      .option('--json', 'print the clips as a JSON array'),
+  ).action(async (opts) => {
+    const target = targetFrom(opts);
+    try {
+      const all = await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter, ...(opts.prefix !== undefined && { prefix: opts.prefix }) });
+      const states = opts.state as ClipState[];
+      const shown = states.length === 0 ? all : all.filter((status) => states.includes(status.state));
+      process.stdout.write(opts.json ? `${JSON.stringify(shown)}\n` : `${statusTable(shown)}\n`);
+      process.exitCode = shown.some((status) => status.state === 'failed' || status.state === 'stuck') ? EXIT.failed : 0;
+    } finally {
+      target.close();
+    }
+  });
+
+  withTarget(
+    program
+      .command('redrive')
+      .description("Re-drive clips: each is copied onto itself, a new ObjectCreated event, so the splitter plans its blocks again; each re-drive is recorded beside the clip's receipt. --dlq moves dead-lettered blocks back to the blocks queue.")
+      .argument('[keys...]', 'clip keys (under the incoming prefix)')
+      .option('--failed', 'also every clip whose receipt is failed')
+      .option('--stuck', 'also every clip that is stuck')
+      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), 3600)
+      .option('--dlq', "move the blocks DLQ's messages back to the blocks queue")
+      .option('--max <n>', 'at most this many clips (and DLQ messages)', positiveInt('--max'), 100),
+  ).action(async (keys: string[], opts) => {
+    if (keys.length === 0 && !opts.failed && !opts.stuck && !opts.dlq) throw new UsageError('name clip keys, or use --failed, --stuck or --dlq');
+    const target = targetFrom(opts);
+    try {
+      let problems = 0;
+      if (opts.dlq) process.stdout.write(`moved ${await redriveDeadLetters(target, opts.max)} dead-lettered block(s) back to the blocks queue\n`);
+      const selected = new Set(keys);
+      if (opts.failed || opts.stuck) {
+        for (const status of await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter })) {
+          if ((opts.failed && status.state === 'failed') || (opts.stuck && status.state === 'stuck')) selected.add(status.key);
+        }
+      }
+      const chosen = [...selected].slice(0, opts.max);
+      for (const result of await redriveClips(target, chosen, 'clip-relay redrive')) {
+        if (!result.redriven) problems++;
+        process.stdout.write(result.redriven ? `redriven ${result.key} (recorded in ${result.record})\n` : `not redriven ${result.key}: ${result.problem}\n`);
+      }
+      if (selected.size > chosen.length) process.stdout.write(`${selected.size - chosen.length} more left for another run (--max ${opts.max})\n`);
+      process.exitCode = problems > 0 ? EXIT.failed : 0;
+    } finally {
+      target.close();
+    }
+  });
   return program;
+}
+
+function collectState(value: string, previous: string[]): string[] {
+  if (!(CLIP_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`--state is one of ${CLIP_STATES.join(', ')}`);
+  return [...previous, value];
+}
+
+/** Adds the options that say which relay a command talks to. */
+function withTarget(command: Command): Command {
+  return command
+    .option('--endpoint <url>', 'a dev stack (clip-relay dev), e.g. http://127.0.0.1:4566')
+    .option('--stage <stage>', 'a deployed stack (AWS credentials from the environment)')
+    .option('--region <region>', 'its region (default AWS_REGION or us-east-1)')
+    .option('--bucket <bucket>', "the relay's bucket, when not the stage's default name");
+}
+
+function targetFrom(opts: TargetOptions) {
+  try {
+    return resolveTarget({
+      ...(opts.endpoint !== undefined && { endpoint: opts.endpoint }),
+      ...(opts.stage !== undefined && { stage: opts.stage }),
+      ...(opts.region !== undefined && { region: opts.region }),
+      ...(opts.bucket !== undefined && { bucket: opts.bucket }),
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** Runs the CLI; every error ends as one line on stderr and a documented exit code. */

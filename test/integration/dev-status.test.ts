@@ -1,0 +1,173 @@
+import { spawn, execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenProvider } from '../../lib/aws/token-provider.ts';
+import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';
+
+const run = promisify(execFile);
+const NODE = resolve('node_modules/.bin/node');
+const BIN = resolve('bin/clip-relay.js');
+const MiB = 1024 * 1024;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Runs the CLI in its own process; never throws on a non-zero exit. */
+async function clipRelay(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(NODE, [BIN, ...args], { env: { PATH: process.env.PATH, XBL_AUTHORIZATION: TEST_AUTHORIZATION }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('CLI: clip-relay dev', () => {
+  it('Should relay clips a separate S3 client drops over its port, multipart included, and stop on SIGINT', async () => {
+    const port = await freePort();
+    const dev = spawn(NODE, [BIN, 'dev', '--port', String(port), '--log-level', 'WARN'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    dev.stderr.on('data', (chunk) => (stderr += chunk));
+    try {
+      const lines = createInterface({ input: dev.stdout });
+      let ready: { endpoint: string; bucket: string; sessions: string } | undefined;
+      for await (const line of lines) {
+        if (line.startsWith('ready: ')) {
+          ready = JSON.parse(line.slice('ready: '.length));
+          break;
+        }
+      }
+      expect(ready?.endpoint).toBe(`http://127.0.0.1:${port}`);
+      const s3 = new S3Client({ endpoint: ready!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'any', secretAccessKey: 'any' } });
+      const clips = [
+        { key: 'incoming/from-pipeline.bin', bytes: clipBytes(3 * MiB), expectedBlocks: 2 },
+        { key: 'incoming/multipart clip.bin', bytes: clipBytes(13 * MiB), expectedBlocks: 7 },
+      ];
+      for (const clip of clips) {
+        const response = await fetch(ready!.sessions, { method: 'POST', body: JSON.stringify({ fileSize: clip.bytes.length, expectedBlocks: clip.expectedBlocks }) });
+        const session = (await response.json()) as { uploadUri: string; uploadId: string };
+        await new Upload({
+          client: s3,
+          partSize: 5 * MiB,
+          params: { Bucket: ready!.bucket, Key: clip.key, Body: clip.bytes, Metadata: { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': String(clip.expectedBlocks) } },
+        }).done();
+      }
+      for (const clip of clips) {
+        const receipt = await until(`receipt of ${clip.key}`, async () =>
+          s3.send(new GetObjectCommand({ Bucket: ready!.bucket, Key: `receipts/${clip.key}.json` })).then(async (o) => JSON.parse(await o.Body!.transformToString()), () => undefined),
+        );
+        expect(receipt).toMatchObject({ status: 'committed', key: clip.key, size: clip.bytes.length, expectedBlocks: clip.expectedBlocks });
+      }
+      s3.destroy();
+    } finally {
+      dev.kill('SIGINT');
+      const [code] = await once(dev, 'exit');
+      expect(code, stderr).toBe(0);
+    }
+    expect(stderr).toContain('clip-relay dev: stopping');
+  });
+});
+
+describe('CLI: clip-relay status and redrive', () => {
+  // Tickets with token-ref "hang" get no token while `hanging` is set: their fan-out invocations
+  // time out, so those clips stay without a receipt (in flight, then stuck, then dead-lettered).
+  let hanging = true;
+  const tokens: TokenProvider = {
+    authorization: (tokenRef) => (tokenRef === 'hang' && hanging ? new Promise<string>(() => {}) : Promise.resolve(TEST_AUTHORIZATION)),
+  };
+  let relay: RelayFixture;
+  beforeAll(async () => {
+    relay = await startRelayFixture({
+      tokens,
+      adjustSettings: (settings) => {
+        settings.fanOut.timeoutSeconds = 2;
+        settings.blocksQueue.visibilityTimeoutSeconds = 2;
+        settings.blocksQueue.maxReceiveCount = 2;
+      },
+    });
+  });
+  afterAll(async () => relay?.stop());
+
+  async function put(key: string, faults: Parameters<RelayFixture['emulator']['openSession']>[0] = {}, tokenRef?: string) {
+    const bytes = clipBytes(3 * MiB);
+    const session = relay.emulator.openSession({ fileSize: bytes.length, expectedBlocks: 2, ...faults });
+    await relay.stack.putClip({ key, body: bytes, ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks: 2, ...(tokenRef !== undefined && { tokenRef }) } });
+    return { bytes, session };
+  }
+
+  it('Should report committed, failed, in-flight and stuck clips, and exit 2', async () => {
+    await put('incoming/status/stuck.bin', {}, 'hang');
+    await put('incoming/status/committed.bin');
+    await put('incoming/status/failed.bin', { faults: { blocks: { 0: { answers: [{ status: 403 }] } } } });
+    await relay.stack.waitForReceipt('incoming/status/committed.bin');
+    await relay.stack.waitForReceipt('incoming/status/failed.bin');
+    await new Promise((r) => setTimeout(r, 2500));
+    await put('incoming/status/in-flight.bin', {}, 'hang');
+
+    const result = await clipRelay(['status', '--endpoint', relay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--json']);
+    expect(result.code, result.stderr).toBe(2);
+    const states = Object.fromEntries((JSON.parse(result.stdout) as Array<{ key: string; state: string; reason?: { code: string } }>).map((s) => [s.key, s]));
+    expect(states['incoming/status/committed.bin']?.state).toBe('committed');
+    expect(states['incoming/status/failed.bin']).toMatchObject({ state: 'failed', reason: { code: 'SERVICE_REJECTED' } });
+    expect(states['incoming/status/in-flight.bin']?.state).toBe('in-flight');
+    expect(states['incoming/status/stuck.bin']?.state).toBe('stuck');
+    expect(Object.keys(states)).toHaveLength(4);
+
+    const table = await clipRelay(['status', '--endpoint', relay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--state', 'committed']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('committed');
+    expect(table.stdout).toContain('incoming/status/committed.bin');
+    expect(table.stdout).not.toContain('failed.bin');
+    expect(table.stdout).toMatch(/1 clips: 0 failed, 0 stuck, 0 unconfirmed, 0 in-flight, 1 committed/);
+  });
+
+  it('Should commit a clip whose block was dead-lettered once it is re-driven, and record the re-drive', async () => {
+    const key = 'incoming/redrive/dead-lettered.bin';
+    const { bytes, session } = await put(key, {}, 'hang');
+    const failed = await relay.stack.waitForReceipt(key, { timeoutMs: 30_000 });
+    expect(failed).toMatchObject({ status: 'failed', reason: { code: 'DEAD_LETTERED' } });
+
+    hanging = false;
+    const result = await clipRelay(['redrive', key, '--endpoint', relay.stack.endpoint]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^redriven incoming\/redrive\/dead-lettered\.bin \(recorded in receipts\/incoming\/redrive\/dead-lettered\.bin\.json\.redrive-/m);
+
+    const committed = await until('the committed receipt', async () => {
+      const receipt = await relay.stack.readReceipt(key);
+      return receipt?.status === 'committed' ? receipt : undefined;
+    });
+    expect(committed.supersedes?.[0]).toMatchObject({ status: 'failed', reason: { code: 'DEAD_LETTERED' } });
+    expect(relay.emulator.committed(session.uploadId)?.equals(bytes)).toBe(true);
+    const records = await relay.stack.s3.send(new ListObjectsV2Command({ Bucket: relay.stack.bucket, Prefix: `receipts/${key}.json.redrive-` }));
+    expect(records.Contents).toHaveLength(1);
+  });
+
+  it('Should refuse to guess which relay to talk to', async () => {
+    const result = await clipRelay(['status']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/say which relay: --endpoint URL for a dev stack, or --stage/);
+  });
+});
