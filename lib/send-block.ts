@@ -7,6 +7,7 @@ import { ClipRelayError, describeError, RetryLaterError } from './errors.ts';
 import { clipId, uploadIdHash } from './correlation.ts';
 import type { RelayLogger } from './log.ts';
 import { noMetrics, type RelayMetrics } from './metrics.ts';
+import { blockOutcome } from './block-outcome.ts';
 import type { BlockMessage, OutcomeMessage } from './messages.ts';
 import type { Receipt } from './receipt/receipt.ts';
 import { receiptKey } from './receipt/receipt.ts';
@@ -14,7 +15,7 @@ import { retryDelayMs } from './upload/backoff.ts';
 import { classifyAnswer, type Verdict } from './upload/classify.ts';
 import { answerSummary, type PutAnswer } from './upload/put-answer.ts';
 import { putBlock } from './upload/put-block.ts';
-import { blockUrl, checkUploadTarget, displayUri } from './upload/upload-target.ts';
+import { blockUrl, checkUploadTarget } from './upload/upload-target.ts';
 
 /** Most Location hops one block follows. */
 export const MAX_REDIRECTS = 3;
@@ -70,20 +71,8 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? noMetrics;
   const logFields = blockLogFields(message, delivery);
-  const outcome = (status: OutcomeMessage['status'], extra: Partial<OutcomeMessage>): OutcomeMessage => ({
-    v: 1,
-    status,
-    clip: message.clip,
-    uploadUri: displayUri(message.uploadUri),
-    ...(message.expectedBlocks !== undefined && { expectedBlocks: message.expectedBlocks }),
-    blockSize: message.blockSize,
-    ...(message.gameClipId !== undefined && { gameClipId: message.gameClipId }),
-    ...(message.blockNum !== undefined && { blockNum: message.blockNum }),
-    attempts: delivery.receiveCount,
-    droppedAt: message.droppedAt,
-    at: new Date(now()).toISOString(),
-    ...extra,
-  });
+  const outcome = (status: OutcomeMessage['status'], details: Pick<OutcomeMessage, 'reason' | 'answer'>): OutcomeMessage =>
+    blockOutcome(message, status, { attempts: delivery.receiveCount, at: new Date(now()), ...details });
   const end = async (status: 'failed' | 'unconfirmed', reason: { code: string; message: string }, answer?: PutAnswer): Promise<BlockResult> => {
     await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
     deps.logger.warn(`block ${status}`, { ...logFields, reason });
