@@ -9,7 +9,7 @@ export interface BlockProgress {
 const MiB = 1024 * 1024;
 
 /** A progress bar on `stream` when it is a TTY, else a silent stand-in. */
-export function blockProgress(stream: NodeJS.WriteStream, blockSize: number, startedAt: number): BlockProgress {
+export function blockProgress(stream: NodeJS.WriteStream, blockSize: number, fileSize: number, startedAt: number): BlockProgress {
   if (!stream.isTTY) return { update() {}, stop() {} };
   const bar = new SingleBar({
     stream,
@@ -21,7 +21,9 @@ export function blockProgress(stream: NodeJS.WriteStream, blockSize: number, sta
   return {
     update(done, total) {
       const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000);
-      const payload = { mib: ((done * blockSize) / MiB).toFixed(1), rate: ((done * blockSize) / MiB / seconds).toFixed(1) };
+      // Every block is blockSize but the last, which may be shorter.
+      const bytes = Math.min(done * blockSize, fileSize);
+      const payload = { mib: (bytes / MiB).toFixed(1), rate: (bytes / MiB / seconds).toFixed(1) };
       if (!started) {
         bar.start(total, done, payload);
         started = true;

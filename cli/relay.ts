@@ -68,7 +68,7 @@ export async function relayFile(options: RelayFileOptions, stderr: NodeJS.WriteS
   } catch {
     // The splitter refuses the same plan and says why in the receipt.
   }
-  const progress = blockProgress(stderr, blockSize, started);
+  const progress = blockProgress(stderr, blockSize, size, started);
   const progressTimer = setInterval(() => {
     if (plannedBlocks === undefined || stack!.sources.splitter.stats.events === 0) return;
     const counts = stack!.queueCounts(stack!.queues.blocks);
