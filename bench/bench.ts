@@ -200,6 +200,7 @@ function costPerGB(run: RelayRun, bytes: number) {
     fanOut: settings.fanOut.memorySize / 1024,
     finalizer: settings.finalizer.memorySize / 1024,
     deadLetter: settings.deadLetter.memorySize / 1024,
+    stuckClips: settings.stuckClips.memorySize / 1024,
   };
   const usage = { ...run.usage, fanOut: run.worker.usage };
   let invocations = 0;

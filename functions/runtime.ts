@@ -5,9 +5,9 @@ import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import { readConfig } from '../lib/config.ts';
 
-/** Cold-start wiring shared by the functions: configuration, S3, SQS, logger and metrics. */
+/** Cold-start wiring shared by the functions: configuration, S3 (client and clip store), SQS, logger and metrics. */
 export function awsRuntime() {
   const config = readConfig(process.env);
   const { s3, sqs } = createAwsClients();
-  return { config, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger(), metrics: new Metrics() };
+  return { config, s3, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger(), metrics: new Metrics() };
 }

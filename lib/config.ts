@@ -25,6 +25,10 @@ const ConfigSchema = z.strictObject({
   TOKEN_SOURCE: z._default(z.enum(['ssm', 'secretsmanager']), 'ssm'),
   TOKEN_PREFIX: z._default(z.string().check(z.regex(/^\/?[\w./-]*\/$/, 'a token prefix ends with "/"')), '/clip-relay/tokens/'),
   DEFAULT_TOKEN_REF: z._default(z.string().check(z.regex(/^[\w.-]{1,128}$/)), 'default'),
+  // The stuck-clips function's only (it has no S3 event to take the bucket from); the others
+  // leave them unset. At most 14 days: the queues' retention, after which nothing is in flight.
+  BUCKET: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name (3-63 of a-z, 0-9, ".", "-")'))),
+  STUCK_AFTER_SECONDS: positiveInt(3600, 1_209_600),
 });
 
 /** The relay's settings, read once at cold start. */
@@ -45,6 +49,10 @@ export interface RelayConfig {
   tokenSource: 'ssm' | 'secretsmanager';
   tokenPrefix: string;
   defaultTokenRef: string;
+  /** The clips bucket, when the environment names it (the stuck-clips function; see {@link requireBucket}). */
+  bucket?: string;
+  /** A clip without a receipt this long after it was dropped is stuck. */
+  stuckAfterSeconds: number;
 }
 
 /**
@@ -78,5 +86,16 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     tokenSource: c.TOKEN_SOURCE,
     tokenPrefix: c.TOKEN_PREFIX,
     defaultTokenRef: c.DEFAULT_TOKEN_REF,
+    ...(c.BUCKET !== undefined && { bucket: c.BUCKET }),
+    stuckAfterSeconds: c.STUCK_AFTER_SECONDS,
   };
+}
+
+/**
+ * The bucket of a function that has no S3 event to read it from (the stuck-clips function).
+ * @throws ConfigError when CLIP_RELAY_BUCKET is not set
+ */
+export function requireBucket(config: RelayConfig): string {
+  if (config.bucket === undefined) throw new ConfigError(`configuration (${ENV_PREFIX}*): ${ENV_PREFIX}BUCKET is required by this function and is not set`);
+  return config.bucket;
 }

@@ -9,6 +9,7 @@ import { createDeadLetterHandler } from '../lib/handlers/dead-letter.ts';
 import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
 import { createFinalizerHandler } from '../lib/handlers/finalizer.ts';
 import { createSplitterHandler } from '../lib/handlers/splitter.ts';
+import { createStuckClipsHandler } from '../lib/handlers/stuck-clips.ts';
 import { createUploadAgent } from '../lib/upload/http.ts';
 import { envTokens } from './env-tokens.ts';
 import { startS3EventSource } from './event-source/s3-event-source.ts';
@@ -17,9 +18,12 @@ import { LocalLogger, type LogSink } from './local-logger.ts';
 import { recordingMetrics } from './local-metrics.ts';
 import type { Settings } from './settings.ts';
 
-/** The relay's functions, as serverless.yml names them (camel-cased). */
-export type FunctionName = 'splitter' | 'fanOut' | 'finalizer' | 'deadLetter';
-export const ALL_FUNCTIONS: readonly FunctionName[] = ['splitter', 'fanOut', 'finalizer', 'deadLetter'];
+/**
+ * The relay's functions, as serverless.yml names them (camel-cased). `stuckClips` runs on a
+ * schedule in AWS; locally it has no event source: invoke `handlers.stuckClips` to run it.
+ */
+export type FunctionName = 'splitter' | 'fanOut' | 'finalizer' | 'deadLetter' | 'stuckClips';
+export const ALL_FUNCTIONS: readonly FunctionName[] = ['splitter', 'fanOut', 'finalizer', 'deadLetter', 'stuckClips'];
 
 /** A queue of the local stack. */
 export interface LocalQueue {
@@ -43,12 +47,12 @@ export interface LocalFunctionsOptions {
   s3PollIntervalMs?: number;
   /** Treat clips already in the bucket as delivered (a restart over persisted state). */
   skipExistingClips?: boolean;
-  /** Which functions get an event source here; default all (a worker process may run only one). */
+  /** Which functions get an event source here; default all (a worker process may run only one). `stuckClips` has none. */
   run?: readonly FunctionName[];
 }
 
 /**
- * Builds the four handlers with the same factories the Lambdas use, and starts an event source
+ * Builds the five handlers with the same factories the Lambdas use, and starts an event source
  * for each function in `run`. Each handler is timed, so a run knows its invocations and busy time.
  */
 export async function startLocalFunctions(options: LocalFunctionsOptions) {
@@ -90,11 +94,25 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
     ),
     finalizer: timed('finalizer', createFinalizerHandler({ clips, config, logger: logger('finalizer'), metrics })),
     deadLetter: timed('deadLetter', createDeadLetterHandler({ queues: relayQueues, logger: logger('dead-letter') })),
+    // The bucket of this stack, as serverless.yml passes it in CLIP_RELAY_BUCKET.
+    stuckClips: timed(
+      'stuckClips',
+      createStuckClipsHandler({
+        s3,
+        clips,
+        bucket: options.bucket,
+        incomingPrefix: config.incomingPrefix,
+        receiptsPrefix: config.receiptsPrefix,
+        stuckAfterSeconds: config.stuckAfterSeconds,
+        logger: logger('stuck-clips'),
+        metrics,
+      }),
+    ),
   };
 
   const reportError = (functionName: string) => (error: unknown) =>
     sink(JSON.stringify({ level: 'ERROR', function: functionName, message: 'invocation failed', error: String(error) }));
-  const sqsSource = (name: Exclude<FunctionName, 'splitter'>, queue: LocalQueue, fn: { timeoutSeconds: number; memorySize: number; batchSize: number }, extra: { maximumConcurrency: number; maximumBatchingWindowSeconds?: number }) =>
+  const sqsSource = (name: Exclude<FunctionName, 'splitter' | 'stuckClips'>, queue: LocalQueue, fn: { timeoutSeconds: number; memorySize: number; batchSize: number }, extra: { maximumConcurrency: number; maximumBatchingWindowSeconds?: number }) =>
     startSqsEventSource({
       sqs,
       queueUrl: queue.url,

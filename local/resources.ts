@@ -53,6 +53,7 @@ export function localRelayEnv(queues: LocalQueues, settings: Settings, env: Reco
     CLIP_RELAY_MAX_ATTEMPTS: String(settings.blocksQueue.maxReceiveCount),
     CLIP_RELAY_BACKOFF_BASE_MS: String(settings.backoff.baseMs),
     CLIP_RELAY_BACKOFF_CAP_MS: String(settings.backoff.capMs),
+    CLIP_RELAY_STUCK_AFTER_SECONDS: String(settings.stuckClips.stuckAfterSeconds),
     ...env,
   };
 }

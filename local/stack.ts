@@ -26,7 +26,7 @@ export interface LocalStackOptions {
   /** Extra CLIP_RELAY_* variables, as the functions' environment would hold them. */
   env?: Record<string, string>;
   tokens?: TokenProvider;
-  /** Powertools log level of the three functions; default WARN. */
+  /** Powertools log level of the functions; default WARN. */
   logLevel?: string;
   logSink?: LogSink;
   bucket?: string;
@@ -48,10 +48,11 @@ export interface QueueCounts {
 }
 
 /**
- * Starts the relay on one machine: fauxqs for S3 and SQS, the four real handlers built by the
+ * Starts the relay on one machine: fauxqs for S3 and SQS, the real handlers built by the
  * same factories the Lambdas use, and event sources that deliver what AWS would (S3
  * ObjectCreated to the splitter, SQS batches with partial failures and redrive to the others,
- * the blocks DLQ to the dead-letter consumer).
+ * the blocks DLQ to the dead-letter consumer). The scheduled stuck-clips handler has no event
+ * source here: `handlers.stuckClips` runs it on demand.
  */
 export async function startLocalStack(options: LocalStackOptions = {}) {
   const settings = loadSettings();

@@ -43,6 +43,7 @@ interface Settings {
   };
   finalizer: { timeoutSeconds: number; memorySize: number; batchSize: number };
   deadLetter: { timeoutSeconds: number; memorySize: number; batchSize: number; queueVisibilityTimeoutSeconds: number };
+  stuckClips: { scheduleRate: string; stuckAfterSeconds: number; timeoutSeconds: number; memorySize: number };
   blocksQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   outcomesQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number; messageRetentionSeconds: number };
   backoff: { baseMs: number; capMs: number };
@@ -267,6 +268,12 @@ function expectedGrants(o: {
       'sqs:GetQueueAttributes BlocksDLQ.Arn',
       'sqs:SendMessage OutcomesQueue.Arn',
     ].sort(),
+    'functions/stuck-clips.handler': [
+      ...LOGS(fn('stuck-clips')),
+      `s3:GetObject ${s3Object(o.bucket, o.receipts)}`,
+      listBucket(o.bucket, o.incoming, o.receipts),
+      ...bucketKey('kms:Decrypt'),
+    ].sort(),
   };
 }
 
@@ -307,7 +314,8 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
       ...sqs('ApproximateAgeOfOldestMessage', 'BlocksQueue', o.blocksQueueMaxAgeSeconds),
     },
     ClipsFailedAlarm: { ...name('clips-failed'), ...custom('ClipsFailed') },
-    StuckClipsAlarm: { ...name('stuck-clips'), ...custom('StuckClips') },
+    // One datapoint per scheduled run: missing data between runs keeps the state.
+    StuckClipsAlarm: { ...name('stuck-clips'), ...custom('StuckClips'), TreatMissingData: 'ignore' },
     FanOutErrorsAlarm: { ...name('fan-out-errors'), ...fanOut('Errors') },
     FanOutThrottlesAlarm: { ...name('fan-out-throttles'), ...fanOut('Throttles') },
   };
@@ -407,6 +415,7 @@ const FUNCTIONS = [
   { name: 'fan-out', handler: 'functions/fan-out.handler', ...settings.fanOut },
   { name: 'finalizer', handler: 'functions/finalizer.handler', ...settings.finalizer },
   { name: 'dead-letter', handler: 'functions/dead-letter.handler', ...settings.deadLetter },
+  { name: 'stuck-clips', handler: 'functions/stuck-clips.handler', ...settings.stuckClips },
 ] as const;
 
 const EXPECTED_ENV = {
@@ -430,6 +439,12 @@ const EXPECTED_ENV = {
   NODE_OPTIONS: '--enable-source-maps',
 };
 
+/** What a function's environment adds to the shared one: the stuck-clips function's bucket and threshold. */
+function ownEnv(name: string, o: { bucket: string; stuckAfterSeconds: string }): Record<string, string> {
+  return name === 'stuck-clips' ? { CLIP_RELAY_BUCKET: o.bucket, CLIP_RELAY_STUCK_AFTER_SECONDS: o.stuckAfterSeconds } : {};
+}
+const DEFAULT_OWN_ENV = { bucket: 'clip-relay-dev-us-east-1-clips', stuckAfterSeconds: String(settings.stuckClips.stuckAfterSeconds) };
+
 describe('serverless.yml packaged with defaults (stage dev)', () => {
   let pkg: Packaged;
 
@@ -446,7 +461,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
   });
 
-  it('has exactly the four functions on nodejs24.x / arm64 with timeouts and memory from settings', () => {
+  it('has exactly the five functions on nodejs24.x / arm64 with timeouts and memory from settings', () => {
     const handlers = resourcesOfType(pkg.template, 'AWS::Lambda::Function').map(([, r]) => r.Properties.Handler);
     expect(handlers.sort()).toEqual(FUNCTIONS.map((f) => f.handler).sort());
     for (const f of FUNCTIONS) {
@@ -458,11 +473,36 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     }
   });
 
-  it('gives every function the same environment, derived from settings', () => {
+  it('gives every function the same environment, derived from settings, and the stuck-clips function its bucket and threshold', () => {
     for (const f of FUNCTIONS) {
       const [, fn] = functionByHandler(pkg.template, f.handler);
-      expect(fn.Properties.Environment.Variables, f.name).toEqual(EXPECTED_ENV);
+      expect(fn.Properties.Environment.Variables, f.name).toEqual({ ...EXPECTED_ENV, ...ownEnv(f.name, DEFAULT_OWN_ENV) });
     }
+    const [, stuckClips] = functionByHandler(pkg.template, 'functions/stuck-clips.handler');
+    expect(stuckClips.Properties.Environment.Variables).toMatchObject({
+      CLIP_RELAY_BUCKET: 'clip-relay-dev-us-east-1-clips',
+      CLIP_RELAY_STUCK_AFTER_SECONDS: '3600',
+    });
+  });
+
+  it('runs the stuck-clips function on the schedule from settings, and nothing else on a schedule', () => {
+    const [stuckClipsId] = functionByHandler(pkg.template, 'functions/stuck-clips.handler');
+    const rules = resourcesOfType(pkg.template, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [ruleId, rule] = rules[0]!;
+    expect(settings.stuckClips.scheduleRate).toBe('rate(15 minutes)');
+    expect(rule.Properties).toEqual({
+      ScheduleExpression: settings.stuckClips.scheduleRate,
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': [stuckClipsId, 'Arn'] }, Id: 'stuck-clipsSchedule' }],
+    });
+    const permissions = resourcesOfType(pkg.template, 'AWS::Lambda::Permission').filter(([, r]) => r.Properties.Principal === 'events.amazonaws.com');
+    expect(permissions.map(([, r]) => r.Properties)).toEqual([
+      { FunctionName: { 'Fn::GetAtt': [stuckClipsId, 'Arn'] }, Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } },
+    ]);
+    // A run must end well before the next one starts.
+    expect(settings.stuckClips.timeoutSeconds).toBeLessThan(15 * 60);
+    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => JSON.stringify(m).includes(stuckClipsId))).toEqual([]);
   });
 
   it('triggers the splitter on object creation under the incoming prefix only', () => {
@@ -572,7 +612,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
 
   it('gives each function its own role, and creates no shared one', () => {
     const roles = resourcesOfType(pkg.template, 'AWS::IAM::Role');
-    expect(roles.map(([id]) => id).sort()).toEqual(['DeadLetterRole', 'FanOutRole', 'FinalizerRole', 'SplitterRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual(['DeadLetterRole', 'FanOutRole', 'FinalizerRole', 'SplitterRole', 'StuckClipsRole']);
     expect(pkg.template.Resources.IamRoleLambdaExecution).toBeUndefined();
     const used = FUNCTIONS.map((f) => roleOf(pkg.template, f.handler)[0]);
     expect(new Set(used).size).toBe(FUNCTIONS.length);
@@ -614,6 +654,8 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(finalizer.filter((a) => /^(ssm|secretsmanager):/.test(a))).toEqual([]);
     const deadLetter = actions('functions/dead-letter.handler');
     expect(deadLetter.filter((a) => a.startsWith('s3:'))).toEqual([]);
+    // The stuck-clips check only reads: no writes, no queues, no tokens.
+    expect(actions('functions/stuck-clips.handler')).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket']);
     // No wildcard actions anywhere; '*' resources only for KMS behind kms:ViaService.
     for (const f of FUNCTIONS) {
       const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]);
@@ -827,6 +869,28 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
         });
       });
     }
+
+    it('stuck-clips refuses to start without CLIP_RELAY_BUCKET', async () => {
+      const modulePath = 'functions/stuck-clips.mjs';
+      const dir = path.join(loadDir, 'stuck-clips-no-bucket');
+      for (const [name, data] of readZip(path.join(pkg.dir, 'stuck-clips.zip'))) {
+        fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+        fs.writeFileSync(path.join(dir, name), data);
+      }
+      const [, fn] = functionByHandler(pkg.template, 'functions/stuck-clips.handler');
+      const env: Record<string, string> = { ...CHILD_ENV, AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1' };
+      for (const [k, v] of Object.entries(fn.Properties.Environment.Variables as Props)) {
+        if (k === 'CLIP_RELAY_BUCKET') continue;
+        env[k] = typeof v === 'string' ? v : `https://sqs.us-east-1.amazonaws.com/000000000000/${(v as { Ref: string }).Ref}`;
+      }
+      const url = pathToFileURL(path.join(dir, modulePath)).href;
+      const failed = await run(path.join(BIN, 'node'), ['--input-type=module', '-e', `await import(${JSON.stringify(url)});`], { cwd: dir, env, timeout: 30_000 }).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failed?.code).toBe(1);
+      expect(failed?.stderr).toContain('ConfigError: configuration (CLIP_RELAY_*): CLIP_RELAY_BUCKET is required by this function and is not set');
+    });
   });
 });
 
@@ -847,6 +911,7 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
     tokenSource: 'secretsmanager',
     alarmTopicArn: TOPIC,
     blocksQueueMaxAgeSeconds: '600',
+    stuckAfterSeconds: '7200',
   };
 
   beforeAll(async () => {
@@ -893,6 +958,7 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
         CLIP_RELAY_BACKOFF_CAP_MS: '60000',
         CLIP_RELAY_TOKEN_SOURCE: 'secretsmanager',
         CLIP_RELAY_TOKEN_PREFIX: '/clip-relay/ci/tokens/',
+        ...ownEnv(f.name, { bucket: 'clip-relay-ci-us-east-1-clips', stuckAfterSeconds: '7200' }),
       });
     }
   });
@@ -963,7 +1029,7 @@ describe('serverless.yml packaged for an existing bucket', () => {
     expect(resource.Properties.BucketName).toBe(BUCKET);
     expect(resource.Properties.FunctionName).toBe('clip-relay-dev-splitter');
     expect(resource.Properties.BucketConfigs).toEqual([{ Event: 's3:ObjectCreated:*', Rules: [{ Prefix: settings.incomingPrefix }] }]);
-    // The relay's four functions plus the framework's custom resource handler, on its own role
+    // The relay's five functions plus the framework's custom resource handler, on its own role
     // limited to this bucket's notification configuration and Lambda permissions.
     const handlers = resourcesOfType(pkg.template, 'AWS::Lambda::Function').map(([, r]) => r.Properties.Handler as string);
     expect(handlers.sort()).toEqual([...FUNCTIONS.map((f) => f.handler), 's3/handler.handler'].sort());
@@ -989,6 +1055,11 @@ describe('serverless.yml packaged for an existing bucket', () => {
     for (const f of FUNCTIONS) {
       expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
     }
+  });
+
+  it('tells the stuck-clips function the existing bucket', () => {
+    const [, fn] = functionByHandler(pkg.template, 'functions/stuck-clips.handler');
+    expect(fn.Properties.Environment.Variables).toEqual({ ...EXPECTED_ENV, ...ownEnv('stuck-clips', { ...DEFAULT_OWN_ENV, bucket: BUCKET }) });
   });
 
   it('keeps the queues, alarms and dashboard', () => {

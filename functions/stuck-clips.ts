@@ -1,0 +1,17 @@
+import { requireBucket } from '../lib/config.ts';
+import { createStuckClipsHandler } from '../lib/handlers/stuck-clips.ts';
+import { awsRuntime } from './runtime.ts';
+
+const { config, s3, clips, logger, metrics } = awsRuntime();
+
+export const handler = createStuckClipsHandler({
+  s3,
+  clips,
+  // No S3 event names the bucket here: CLIP_RELAY_BUCKET must, or the cold start fails.
+  bucket: requireBucket(config),
+  incomingPrefix: config.incomingPrefix,
+  receiptsPrefix: config.receiptsPrefix,
+  stuckAfterSeconds: config.stuckAfterSeconds,
+  logger,
+  metrics,
+});
