@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ClipRelayError } from '../lib/errors.ts';
+import { loadSettings } from '../local/settings.ts';
 import type { ClipState } from '../lib/status/clip-status.ts';
 import { runDev } from './dev.ts';
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts';
@@ -9,6 +10,8 @@ import { CLIP_STATES, readStatuses, statusTable } from './status.ts';
 import { resolveTarget, type TargetOptions } from './target.ts';
 
 const MiB = 1024 * 1024;
+// The same threshold the scheduled stuck-clips function uses.
+const STUCK_AFTER_SECONDS = loadSettings().stuckClips.stuckAfterSeconds;
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -110,7 +113,7 @@ export function buildProgram(): Command {
       .description('List clips with their state (committed, failed, unconfirmed, in-flight, stuck). Exits 2 when any listed clip is failed or stuck.')
       .option('--prefix <prefix>', 'only keys starting with this, inside the incoming prefix')
       .option('--state <state>', `only clips in this state (repeatable: ${CLIP_STATES.join(', ')})`, collectState, [])
-      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), 3600)
+      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), STUCK_AFTER_SECONDS)
       .option('--json', 'print the clips as a JSON array'),
   ).action(async (opts) => {
     const target = targetFrom(opts);
@@ -132,7 +135,7 @@ export function buildProgram(): Command {
       .argument('[keys...]', 'clip keys (under the incoming prefix)')
       .option('--failed', 'also every clip whose receipt is failed')
       .option('--stuck', 'also every clip that is stuck')
-      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), 3600)
+      .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), STUCK_AFTER_SECONDS)
       .option('--dlq', "move the blocks DLQ's messages back to the blocks queue")
       .option('--max <n>', 'at most this many clips (and DLQ messages)', positiveInt('--max'), 100),
   ).action(async (keys: string[], opts) => {
