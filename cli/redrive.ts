@@ -57,6 +57,20 @@ export async function redriveClips(target: Target, keys: readonly string[], by: 
 }
 
 /**
+ * A dead letter planned anew: a block planned after the clip's failed receipt is sent again
+ * (the fan-out skips blocks planned before a terminal receipt). A body that is not a block
+ * message goes back as it is, for the fan-out to settle.
+ */
+function replanned(body: string): string {
+  try {
+    const message = JSON.parse(body) as Record<string, unknown>;
+    return typeof message === 'object' && message !== null && 'plannedAt' in message ? JSON.stringify({ ...message, plannedAt: new Date().toISOString() }) : body;
+  } catch {
+    return body;
+  }
+}
+
+/**
  * Moves up to `max` messages from the blocks DLQ back to the blocks queue (each sent before it
  * is deleted, so none is lost; a crash in between only duplicates a block, which is harmless).
  */
@@ -68,7 +82,7 @@ export async function redriveDeadLetters(target: Target, max: number): Promise<n
       new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: Math.min(10, max - moved), WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
     );
     if (Messages.length === 0) break;
-    const entries = Messages.map((message, index) => ({ Id: String(index), MessageBody: message.Body ?? '' }));
+    const entries = Messages.map((message, index) => ({ Id: String(index), MessageBody: replanned(message.Body ?? '') }));
     const sent = await target.sqs.send(new SendMessageBatchCommand({ QueueUrl: blocksUrl, Entries: entries }));
     const ok = new Set((sent.Successful ?? []).map((entry) => entry.Id));
     const done = Messages.filter((_, index) => ok.has(String(index)));

@@ -6,10 +6,12 @@ export const REDACTED = '[redacted]';
  * credential inside it (`XBL3.0 x=<userhash>;<token>` → `<token>`; `Xauth=<token>` → `<token>`).
  */
 function secretParts(authorization: string): string[] {
-  const parts = [authorization.trim()];
-  const credential = authorization.slice(Math.max(authorization.lastIndexOf(';'), authorization.lastIndexOf('=')) + 1).trim();
-  if (credential.length >= 8) parts.push(credential);
-  return parts.filter((part) => part.length > 0).sort((a, b) => b.length - a.length);
+  const value = authorization.trim();
+  // The credential follows the first ';' (XBL3.0) or the first '=' (Xauth=): taken from the
+  // left, so a token that itself ends in '=' (base64 padding) stays whole.
+  const separator = value.includes(';') ? value.indexOf(';') : value.indexOf('=');
+  const credential = separator < 0 ? '' : value.slice(separator + 1).trim();
+  return [value, ...(credential.length >= 8 ? [credential] : [])].filter((part) => part.length > 0).sort((a, b) => b.length - a.length);
 }
 
 /** `text` with every occurrence of the Authorization value or its credential replaced. */

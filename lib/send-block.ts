@@ -3,7 +3,7 @@ import type { ClipStore } from './aws/clip-store.ts';
 import type { RelayQueues } from './aws/queues.ts';
 import type { TokenProvider } from './aws/token-provider.ts';
 import type { RelayConfig } from './config.ts';
-import { ClipRelayError, describeError, RetryLaterError } from './errors.ts';
+import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError } from './errors.ts';
 import { clipId, uploadIdHash } from './correlation.ts';
 import type { RelayLogger } from './log.ts';
 import { noMetrics, type RelayMetrics } from './metrics.ts';
@@ -32,6 +32,11 @@ export interface FanOutDeps {
   >;
   logger: RelayLogger;
   metrics?: RelayMetrics;
+  /**
+   * Per invocation: clips backing off after a 429, by clipId, until when (epoch ms). Xbox Live
+   * rate-limits per user and title, so the whole clip waits, not just the block that was told.
+   */
+  clipBackoff?: Map<string, number>;
   now?: () => number;
   random?: () => number;
 }
@@ -46,7 +51,9 @@ export interface Delivery {
 /** How one block ended in this delivery (a recoverable failure throws RetryLaterError instead). */
 export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 'skipped';
 
-type Settled = { verdict: Verdict; answer: PutAnswer };
+/** A final answer: redirects and a first 401 are followed inside {@link putFollowing}. */
+type FinalVerdict = Exclude<Verdict, { kind: 'redirect' } | { kind: 'refresh-token' }>;
+type Settled = { verdict: FinalVerdict; answer: PutAnswer };
 
 /**
  * True when this block no longer needs sending: the clip (this version) is committed, or it
@@ -79,12 +86,23 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     return status;
   };
 
-  if (await clipAlreadySettled(message, deps)) return 'skipped';
+  const id = clipId(message.clip.bucket, message.clip.key);
+  if (delivery.signal?.aborted) throw new RetryLaterError('the invocation reached its deadline before this block started');
+  const heldUntil = deps.clipBackoff?.get(id);
+  if (heldUntil !== undefined && heldUntil > now()) {
+    return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: 'the clip is backing off after a 429 from the transfer service' }, undefined, heldUntil - now());
+  }
 
   let settled: Settled;
   try {
+    if (await clipAlreadySettled(message, deps)) return 'skipped';
     settled = await putFollowing(message, delivery, deps);
   } catch (error) {
+    if (error instanceof ClipRelayError && error.code === 'CLIP_CHANGED') {
+      // Overwritten: the new version has an event and a receipt of its own; this one is moot.
+      deps.logger.info('block superseded by a newer version of the clip', logFields);
+      return 'skipped';
+    }
     if (!(error instanceof ClipRelayError) || error.code === 'TOKEN_UNAVAILABLE') return retryOrFail(describeError(error));
     return end('failed', describeError(error));
   }
@@ -103,17 +121,19 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'ambiguous-after-commit':
       return end('unconfirmed', {
         code: 'COMMIT_UNCONFIRMED',
-        message: `a retried block got ${answerSummary(answer).status} after an earlier attempt went unanswered: the upload probably committed`,
+        message: `a retried block got ${answerSummary(answer).status} after an earlier attempt ended without a definitive answer: the upload probably committed`,
       }, answer);
     case 'permanent':
-    case 'redirect':
-    case 'refresh-token':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
-    case 'recoverable':
-      return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer, verdict.retryAfterMs);
+    case 'recoverable': {
+      const rateLimited = answer.kind === 'response' && answer.status === 429;
+      return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer, verdict.retryAfterMs, rateLimited);
+    }
   }
 
-  async function retryOrFail(reason: { code: string; message: string }, answer?: PutAnswer, retryAfterMs?: number): Promise<BlockResult> {
+  async function retryOrFail(reason: { code: string; message: string }, answer?: PutAnswer, retryAfterMs?: number, wholeClip = false): Promise<BlockResult> {
+    // Past the deadline the handler has already reported this record for redelivery.
+    if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${reason.message}`);
     if (delivery.receiveCount >= deps.config.maxAttempts) {
       return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${reason.message}` }, answer);
     }
@@ -124,6 +144,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       ...(retryAfterMs !== undefined && { retryAfterMs }),
       ...(deps.random !== undefined && { random: deps.random }),
     });
+    if (wholeClip) deps.clipBackoff?.set(id, now() + delayMs);
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
     deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: reason.message });
@@ -182,7 +203,13 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
     if (verdict.kind === 'redirect') {
       deps.metrics?.addMetric('Redirects', 'Count', 1);
       if (++hops > MAX_REDIRECTS) throw new ClipRelayError('TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects for one block`);
-      target = checkUploadTarget(new URL(verdict.location, url).href, deps.config.allowedHosts);
+      let next: string;
+      try {
+        next = new URL(verdict.location, url).href;
+      } catch {
+        throw new UploadTargetRefusedError('malformed', 'the redirect Location is not a URL');
+      }
+      target = checkUploadTarget(next, deps.config.allowedHosts);
       continue;
     }
     if (verdict.kind === 'refresh-token' && !refreshed) {

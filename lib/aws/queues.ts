@@ -16,6 +16,8 @@ export interface RelayQueues {
 }
 
 const SEND_ATTEMPTS = 5;
+// SQS refuses a visibility past 12 h from the receive; keep the longest Lambda run (15 min) spare.
+const MAX_VISIBILITY_SECONDS = 43_200 - 900;
 const PARALLEL_BATCH_CALLS = 16;
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -73,7 +75,7 @@ export function sqsRelayQueues(sqs: SQSClient, urls: { blocksQueueUrl: string; o
         new ChangeMessageVisibilityCommand({
           QueueUrl: urls.blocksQueueUrl,
           ReceiptHandle: receiptHandle,
-          VisibilityTimeout: Math.max(0, Math.min(43_200, Math.ceil(seconds))),
+          VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds))),
         }),
       );
     },

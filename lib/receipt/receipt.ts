@@ -58,12 +58,15 @@ export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
  * `existing` as it is. One terminal receipt per clip: `committed` is never replaced; a later
  * `committed` (after a redrive) upgrades `failed` or `unconfirmed`; otherwise the first terminal
  * outcome stands. An outcome for another version of the key (a new ETag) replaces the receipt
- * only when it happened later.
+ * only when that version was dropped later.
  */
 export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessage): Receipt | undefined {
   if (existing === undefined) return receiptFromOutcome(outcome);
   if (existing.etag !== outcome.clip.etag) {
-    return outcome.at > existing.decidedAt ? receiptFromOutcome(outcome) : undefined;
+    // Another version of the key: the newer version wins, by when it was dropped (its S3
+    // event), not by when its outcome happened; a late outcome of an old version never does.
+    const newer = existing.droppedAt !== undefined && outcome.droppedAt !== undefined ? outcome.droppedAt > existing.droppedAt : outcome.at > existing.decidedAt;
+    return newer ? receiptFromOutcome(outcome) : undefined;
   }
   if (existing.status === 'committed' || outcome.status !== 'committed') return undefined;
   const { supersedes = [], ...previous } = existing;

@@ -36,7 +36,9 @@ export function checkUploadTarget(uri: string, allowedHosts: readonly string[]):
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new UploadTargetRefusedError('scheme', `upload URI scheme ${url.protocol} is not https`);
   }
-  if (url.username || url.password || uri.slice(0, uri.indexOf(url.host)).includes('@')) {
+  // The authority as written, up to the path: an '@' there is user info, even an empty one.
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(uri)?.[1] ?? '';
+  if (url.username || url.password || authority.includes('@')) {
     throw new UploadTargetRefusedError('userinfo', 'upload URI must not carry user info');
   }
   if (uri.includes('#')) throw new UploadTargetRefusedError('fragment', 'upload URI must not carry a fragment');

@@ -54,6 +54,21 @@ describe('Function: nextReceipt', () => {
   });
 });
 
+describe('Function: nextReceipt across versions of a key', () => {
+  const version = (etag: string) => ({ bucket: 'b', key: 'incoming/a.mp4', etag, size: 10 });
+  it('Should never let a late outcome of an older version replace the newer version\'s receipt', () => {
+    const newer = receiptFromOutcome(outcome('committed', '2026-01-01T00:10:00Z', { clip: version('new'), droppedAt: '2026-01-01T00:05:00Z' }));
+    const lateOld = outcome('failed', '2026-01-01T00:20:00Z', { clip: version('old'), droppedAt: '2026-01-01T00:00:00Z' });
+    expect(nextReceipt(newer, lateOld)).toBeUndefined();
+  });
+
+  it('Should let the newer version replace the older version\'s receipt, even when its outcome comes first in time order of decisions', () => {
+    const older = receiptFromOutcome(outcome('failed', '2026-01-01T00:30:00Z', { clip: version('old'), droppedAt: '2026-01-01T00:00:00Z' }));
+    const newer = outcome('committed', '2026-01-01T00:10:00Z', { clip: version('new'), droppedAt: '2026-01-01T00:05:00Z' });
+    expect(nextReceipt(older, newer)?.etag).toBe('new');
+  });
+});
+
 describe('Function: receiptKey', () => {
   it('Should put receipts under their own prefix', () => {
     expect(receiptKey('receipts/', 'incoming/my clip ü.mp4')).toBe('receipts/incoming/my clip ü.mp4.json');

@@ -12,6 +12,7 @@ describe('Function: checkUploadTarget', () => {
     ['http://localhost:9/c', ['localhost']],
     ['https://10.0.0.5/c', ['10.0.0.5']],
     ['https://h.example:8443/c', ['h.example:8443']],
+    ['https://A.XBOXLIVE.COM/clips/a@b', XBL],
   ])('Should allow %s', (uri, allowed) => {
     expect(checkUploadTarget(uri, allowed).href).toBe(new URL(uri).href);
   });
@@ -23,6 +24,7 @@ describe('Function: checkUploadTarget', () => {
     ['https://xboxlive.com.evil.com/c', XBL, 'host-not-allowed'],
     ['https://xboxlive.com/c', XBL, 'host-not-allowed'],
     ['https://user:pw@a.xboxlive.com/c', XBL, 'userinfo'],
+    ['https://@a.xboxlive.com/c', XBL, 'userinfo'],
     ['https://a.xboxlive.com/c#frag', XBL, 'fragment'],
     ['https://169.254.169.254/latest', XBL, 'ip-literal'],
     ['https://[::1]/c', XBL, 'ip-literal'],
