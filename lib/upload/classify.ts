@@ -33,8 +33,10 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 
 /**
  * The one classification policy (PROTOCOL.md, "The answers"): every answer and every transport
- * error maps to exactly one verdict. `retried` says an earlier delivery of this block ended
- * without a definitive answer; then a 409/410 may mean the upload already committed.
+ * error maps to exactly one verdict. `retried` says this block was delivered before and that
+ * delivery ended in a retry (no answer, a recoverable answer, or the invocation's deadline):
+ * SQS keeps no more history than the receive count, so that is the evidence there is; then a
+ * 409/410 may mean the upload already committed.
  */
 export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; now: number }): Verdict {
   if (answer.kind === 'transport') return { kind: 'recoverable' };
