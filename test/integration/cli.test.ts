@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTransferEmulator, type TransferEmulator } from '../../local/emulator/transfer-service.ts';
+import { SINGLE_PUT_BLOCK, startTransferEmulator, type TransferEmulator } from '../../local/emulator/transfer-service.ts';
 import { TEST_AUTHORIZATION } from '../helpers/relay-fixture.ts';
 
 const run = promisify(execFile);
@@ -65,6 +65,35 @@ describe('CLI: clip-relay relay', () => {
     expect(receipt).toMatchObject({ status: 'failed', reason: { code: 'UPLOAD_TARGET_REFUSED' } });
     expect(receipt.reason.message).toMatch(/IP address not named in the allowlist/);
     expect(emulator.requests.length).toBe(before);
+  });
+
+  it('Should exit 2 without contacting a plain-http upload URI', async () => {
+    const before = emulator.requests.length;
+    const result = await clipRelay(['relay', file, '--upload-uri', 'http://gameclipstransfer.xboxlive.com/clips/1', '--upload-id', 'x', '--expected-blocks', '10', '--json']);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'failed', reason: { code: 'UPLOAD_TARGET_REFUSED', message: expect.stringMatching(/plain http is refused/) } });
+    expect(emulator.requests.length).toBe(before);
+  });
+
+  it.each([
+    ['exit 0 when a dropped connection and a 503 are retried into a commit', { blocks: { 3: { answers: [{ drop: true } as const, { status: 503, retryAfter: '1' }] } } }, 0, 'committed'],
+    ['exit 2 when the service rejects a block with 403', { blocks: { 5: { answers: [{ status: 403 }] } } }, 2, 'failed'],
+  ])('Should %s', async (_name, faults, code, status) => {
+    const session = emulator.openSession({ expectedBlocks: 10, fileSize: bytes.length, faults });
+    const result = await clipRelay(['relay', file, '--upload-uri', session.uploadUri, '--upload-id', session.uploadId, '--expected-blocks', '10', '--allow-host', '127.0.0.1', '--backoff-base-ms', '100', '--json']);
+    expect(result.code, result.stderr).toBe(code);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!).status).toBe(status);
+  });
+
+  it('Should exit 3 when the commit answer is lost and the retry is answered 409', async () => {
+    const small = join(dir, 'small.mp4');
+    const smallBytes = randomBytes(100_000);
+    await writeFile(small, smallBytes);
+    const session = emulator.openSession({ fileSize: smallBytes.length, faults: { blocks: { [SINGLE_PUT_BLOCK]: { answers: [{ drop: true, processFirst: true }] } }, afterCommit: 409 } });
+    const result = await clipRelay(['relay', small, '--upload-uri', session.uploadUri, '--upload-id', session.uploadId, '--allow-host', '127.0.0.1', '--backoff-base-ms', '100', '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'unconfirmed', reason: { code: 'COMMIT_UNCONFIRMED' } });
+    expect(emulator.committed(session.uploadId)?.equals(smallBytes)).toBe(true);
   });
 
   it('Should exit 2 with the layout problem when expectedBlocks fits no layout', async () => {

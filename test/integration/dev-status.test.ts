@@ -1,7 +1,9 @@
 import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -45,49 +47,96 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('CLI: clip-relay dev', () => {
-  it('Should relay clips a separate S3 client drops over its port, multipart included, and stop on SIGINT', async () => {
-    const port = await freePort();
-    const dev = spawn(NODE, [BIN, 'dev', '--port', String(port), '--log-level', 'WARN'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    dev.stderr.on('data', (chunk) => (stderr += chunk));
-    try {
-      const lines = createInterface({ input: dev.stdout });
-      let ready: { endpoint: string; bucket: string; sessions: string } | undefined;
-      for await (const line of lines) {
-        if (line.startsWith('ready: ')) {
-          ready = JSON.parse(line.slice('ready: '.length));
-          break;
-        }
-      }
-      expect(ready?.endpoint).toBe(`http://127.0.0.1:${port}`);
-      const s3 = new S3Client({ endpoint: ready!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'any', secretAccessKey: 'any' } });
-      const clips = [
-        { key: 'incoming/from-pipeline.bin', bytes: clipBytes(3 * MiB), expectedBlocks: 2 },
-        { key: 'incoming/multipart clip.bin', bytes: clipBytes(13 * MiB), expectedBlocks: 7 },
-      ];
-      for (const clip of clips) {
-        const response = await fetch(ready!.sessions, { method: 'POST', body: JSON.stringify({ fileSize: clip.bytes.length, expectedBlocks: clip.expectedBlocks }) });
-        const session = (await response.json()) as { uploadUri: string; uploadId: string };
-        await new Upload({
-          client: s3,
-          partSize: 5 * MiB,
-          params: { Bucket: ready!.bucket, Key: clip.key, Body: clip.bytes, Metadata: { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': String(clip.expectedBlocks) } },
-        }).done();
-      }
-      for (const clip of clips) {
-        const receipt = await until(`receipt of ${clip.key}`, async () =>
-          s3.send(new GetObjectCommand({ Bucket: ready!.bucket, Key: `receipts/${clip.key}.json` })).then(async (o) => JSON.parse(await o.Body!.transformToString()), () => undefined),
-        );
-        expect(receipt).toMatchObject({ status: 'committed', key: clip.key, size: clip.bytes.length, expectedBlocks: clip.expectedBlocks });
-      }
-      s3.destroy();
-    } finally {
+interface DevReady {
+  endpoint: string;
+  bucket: string;
+  sessions: string;
+}
+
+/** Starts `clip-relay dev` as a user would and waits for its ready line. */
+async function startDev(port: number, dataDir?: string) {
+  const dev = spawn(NODE, [BIN, 'dev', '--port', String(port), '--log-level', 'WARN', ...(dataDir === undefined ? [] : ['--data-dir', dataDir])], {
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  dev.stderr.on('data', (chunk) => (stderr += chunk));
+  let ready: DevReady | undefined;
+  for await (const line of createInterface({ input: dev.stdout })) {
+    if (line.startsWith('ready: ')) {
+      ready = JSON.parse(line.slice('ready: '.length)) as DevReady;
+      break;
+    }
+  }
+  if (ready === undefined) throw new Error(`clip-relay dev did not start: ${stderr}`);
+  return {
+    ready,
+    dev,
+    stderr: () => stderr,
+    async stop() {
       dev.kill('SIGINT');
       const [code] = await once(dev, 'exit');
       expect(code, stderr).toBe(0);
+    },
+  };
+}
+
+/** Opens a session at the dev stack's broker, drops a clip for it, and waits for its committed receipt. */
+async function dropAndWait(s3: S3Client, ready: DevReady, key: string, bytes = clipBytes(3 * MiB), expectedBlocks = 2) {
+  const response = await fetch(ready.sessions, { method: 'POST', body: JSON.stringify({ fileSize: bytes.length, expectedBlocks }) });
+  const session = (await response.json()) as { uploadUri: string; uploadId: string };
+  await new Upload({
+    client: s3,
+    partSize: 5 * MiB,
+    params: { Bucket: ready.bucket, Key: key, Body: bytes, Metadata: { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': String(expectedBlocks) } },
+  }).done();
+  const receipt = await until(`receipt of ${key}`, async () =>
+    s3.send(new GetObjectCommand({ Bucket: ready.bucket, Key: `receipts/${key}.json` })).then(async (o) => JSON.parse(await o.Body!.transformToString()), () => undefined),
+  );
+  expect(receipt).toMatchObject({ status: 'committed', key, size: bytes.length, expectedBlocks });
+}
+
+describe('CLI: clip-relay dev', () => {
+  it('Should relay clips a separate S3 client drops over its port, multipart included, and stop on SIGINT', async () => {
+    const port = await freePort();
+    const dev = await startDev(port);
+    expect(dev.ready.endpoint).toBe(`http://127.0.0.1:${port}`);
+    const s3 = new S3Client({ endpoint: dev.ready.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'any', secretAccessKey: 'any' } });
+    try {
+      await dropAndWait(s3, dev.ready, 'incoming/from-pipeline.bin');
+      // 13 MiB in 5 MiB parts: a multipart upload, which fauxqs also needs above ~11 MiB.
+      await dropAndWait(s3, dev.ready, 'incoming/multipart clip.bin', clipBytes(13 * MiB), 7);
+    } finally {
+      s3.destroy();
+      await dev.stop();
     }
-    expect(stderr).toContain('clip-relay dev: stopping');
+    expect(dev.stderr()).toContain('clip-relay dev: stopping');
+  });
+});
+
+describe('CLI: clip-relay dev --data-dir', () => {
+  it('Should keep clips and receipts across a restart, and relay new clips after it', async () => {
+    const port = await freePort();
+    const dataDir = await mkdtemp(join(tmpdir(), 'clip-relay-dev-data-'));
+    try {
+      const first = await startDev(port, dataDir);
+      const s3 = new S3Client({ endpoint: first.ready.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'any', secretAccessKey: 'any' } });
+      await dropAndWait(s3, first.ready, 'incoming/before-restart.bin');
+      await first.stop();
+
+      const second = await startDev(port, dataDir);
+      try {
+        const status = await clipRelay(['status', '--endpoint', second.ready.endpoint, '--json']);
+        expect(status.code, status.stderr).toBe(0);
+        expect(JSON.parse(status.stdout)).toMatchObject([{ key: 'incoming/before-restart.bin', state: 'committed' }]);
+        await dropAndWait(s3, second.ready, 'incoming/after-restart.bin');
+      } finally {
+        s3.destroy();
+        await second.stop();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
