@@ -15,6 +15,7 @@ const FUNCTION_ENV = {
   AWS_REGION: 'us-east-1',
   CLIP_RELAY_BLOCKS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/clip-relay-blocks',
   CLIP_RELAY_OUTCOMES_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/clip-relay-outcomes.fifo',
+  CLIP_RELAY_BUCKET: 'clip-relay-bench-clips',
   POWERTOOLS_SERVICE_NAME: 'clip-relay',
   POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
 };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3ClipStore, type ClipStore } from '../../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../../lib/aws/queues.ts';
 import type { BlockMessage } from '../../lib/messages.ts';
+import { oneBlockMessage } from '../helpers/block-message.ts';
 import { planBlocks } from '../../lib/plan/block-plan.ts';
 import type { Receipt } from '../../lib/receipt/receipt.ts';
 import { splitClip, type SplitResult } from '../../lib/split-clip.ts';
@@ -428,22 +429,7 @@ describe('Bad input through the real pipeline', () => {
     }
 
     /** A valid block message for a 10-byte clip that does not exist; rows break one thing in it. */
-    function baseMessage(key: string): BlockMessage {
-      const now = new Date().toISOString();
-      return {
-        v: 1,
-        clip: { bucket: bucket(), key, etag: `etag-${key.replaceAll(/\W+/g, '-')}`, size: 10 },
-        uploadUri: `${relay.emulator.url}/clips/never-opened`,
-        uploadId: 'never-opened',
-        expectedBlocks: 1,
-        blockSize: 10,
-        blockNum: 0,
-        start: 0,
-        end: 10,
-        droppedAt: now,
-        plannedAt: now,
-      };
-    }
+    const baseMessage = (key: string): BlockMessage => oneBlockMessage(bucket(), key, `${relay.emulator.url}/clips/never-opened`);
 
     /**
      * Sends the bad body in one SendMessageBatch with a good clip's three blocks, then checks the

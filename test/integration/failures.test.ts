@@ -2,10 +2,10 @@ import { DeleteObjectCommand as DeleteS3ObjectCommand } from '@aws-sdk/client-s3
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
-import type { BlockMessage } from '../../lib/messages.ts';
 import { SINGLE_PUT_BLOCK, type UploadFaults } from '../../local/emulator/transfer-service.ts';
 import { s3ObjectCreatedEvent } from '../../local/event-source/s3-event.ts';
 import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
+import { oneBlockMessage } from '../helpers/block-message.ts';
 import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';
 
 const BLOCK = 64 * 1024;
@@ -185,19 +185,7 @@ describe('Failure semantics through the real pipeline', () => {
 
     it('Should turn a block that reached the DLQ into a failed receipt', async () => {
       const key = 'incoming/dead-lettered.mp4';
-      const message: BlockMessage = {
-        v: 1,
-        clip: { bucket: relay.stack.bucket, key, etag: 'abc', size: 10 },
-        uploadUri: 'http://127.0.0.1:9/clips/x',
-        uploadId: 'id',
-        expectedBlocks: 1,
-        blockSize: 10,
-        blockNum: 0,
-        start: 0,
-        end: 10,
-        droppedAt: new Date().toISOString(),
-        plannedAt: new Date().toISOString(),
-      };
+      const message = oneBlockMessage(relay.stack.bucket, key, 'http://127.0.0.1:9/clips/x');
       await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify(message) }));
       const receipt = await relay.stack.waitForReceipt(key, { timeoutMs: 15_000 });
       expect(receipt).toMatchObject({ status: 'failed', blockNum: 0, reason: { code: 'DEAD_LETTERED' } });

@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
-import type { BlockMessage } from '../../lib/messages.ts';
+import { oneBlockMessage } from '../helpers/block-message.ts';
 import type { Receipt } from '../../lib/receipt/receipt.ts';
 import { SINGLE_PUT_BLOCK, type UploadFaults } from '../../local/emulator/transfer-service.ts';
 import { parseLogLines } from '../helpers/log-lines.ts';
@@ -163,19 +163,10 @@ describe('Token leak: the full pipeline, failures and 401s included, leaves no t
     await relay.stack.s3.send(
       new PutObjectCommand({ Bucket: relay.stack.bucket, Key: 'incoming/token-leak/bad-ticket.mp4', Body: clipBytes(10), Metadata: { 'upload-uri': 'https://evil.example/x', 'upload-id': 'id' } }),
     );
-    const deadLetter: BlockMessage = {
-      v: 1,
+    const deadLetter = oneBlockMessage(relay.stack.bucket, 'incoming/token-leak/dead-lettered.mp4', `${relay.emulator.url}/clips/dead-lettered`, {
       clip: { bucket: relay.stack.bucket, key: 'incoming/token-leak/dead-lettered.mp4', etag: 'etag-dead-lettered', size: 10 },
-      uploadUri: `${relay.emulator.url}/clips/dead-lettered`,
       uploadId: 'dead-lettered',
-      expectedBlocks: 1,
-      blockSize: 10,
-      blockNum: 0,
-      start: 0,
-      end: 10,
-      droppedAt: new Date().toISOString(),
-      plannedAt: new Date().toISOString(),
-    };
+    });
     await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify(deadLetter) }));
 
     for (const key of [...SCENARIOS.map(keyOf), 'incoming/token-leak/bad-ticket.mp4', 'incoming/token-leak/dead-lettered.mp4']) {
