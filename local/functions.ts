@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, S3Event } from 'aws-lambda';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
@@ -12,6 +12,8 @@ import { createSplitterHandler } from '../lib/handlers/splitter.ts';
 import { createStuckClipsHandler } from '../lib/handlers/stuck-clips.ts';
 import { createUploadAgent } from '../lib/upload/http.ts';
 import { envTokens } from './env-tokens.ts';
+import { asyncFailureRecord } from './event-source/async-failure-record.ts';
+import type { AsyncInvocationFailure } from './event-source/async-invocation.ts';
 import { startS3EventSource } from './event-source/s3-event-source.ts';
 import { startSqsEventSource } from './event-source/sqs-event-source.ts';
 import { LocalLogger, type LogSink } from './local-logger.ts';
@@ -40,7 +42,7 @@ export interface LocalFunctionsOptions {
   bucket: string;
   config: RelayConfig;
   settings: Settings;
-  queues: { blocks: LocalQueue; blocksDlq: LocalQueue; outcomes: LocalQueue; outcomesDlq: LocalQueue };
+  queues: { blocks: LocalQueue; blocksDlq: LocalQueue; outcomes: LocalQueue; outcomesDlq: LocalQueue; splitterFailures: LocalQueue };
   tokens?: TokenProvider;
   logLevel?: string;
   logSink?: LogSink;
@@ -112,6 +114,19 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
 
   const reportError = (functionName: string) => (error: unknown) =>
     sink(JSON.stringify({ level: 'ERROR', function: functionName, message: 'invocation failed', error: String(error) }));
+  // A failed ReceiveMessage/ListObjects (the event source retries it): one line in the log, not a stack trace on stderr.
+  const reportPollerError = (functionName: string) => (error: unknown) =>
+    sink(JSON.stringify({ level: 'WARN', function: functionName, message: 'event source poll failed', error: String(error) }));
+  // serverless.yml: the splitter's `destinations.onFailure`. Lambda sends the record of an event it
+  // gave up on to SplitterFailuresQueue with the splitter's role; the dead-letter function consumes it.
+  async function splitterGaveUp(error: unknown, event: S3Event, failure: AsyncInvocationFailure): Promise<void> {
+    reportError('splitter')(error);
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queues.splitterFailures.url, MessageBody: JSON.stringify(asyncFailureRecord(event, error, failure)) }));
+    } catch (sendError) {
+      sink(JSON.stringify({ level: 'ERROR', function: 'splitter', message: 'on-failure destination unreachable: the event is lost', error: String(sendError) }));
+    }
+  }
   const sqsSource = (name: Exclude<FunctionName, 'splitter' | 'stuckClips'>, queue: LocalQueue, fn: { timeoutSeconds: number; memorySize: number; batchSize: number }, extra: { maximumConcurrency: number; maximumBatchingWindowSeconds?: number }) =>
     startSqsEventSource({
       sqs,
@@ -125,6 +140,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
       memorySize: fn.memorySize,
       reportBatchItemFailures: true,
       onInvocationError: reportError(name),
+      onPollerError: reportPollerError(name),
       ...extra,
     });
 
@@ -140,7 +156,8 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
           handler: handlers.splitter,
           pollIntervalMs: options.s3PollIntervalMs ?? 100,
           skipExisting: options.skipExistingClips ?? false,
-          onInvocationError: reportError('splitter'),
+          onInvocationError: splitterGaveUp,
+          onPollerError: reportPollerError('splitter'),
         })
       : undefined,
     fanOut: run.has('fanOut')
@@ -152,8 +169,10 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
     // Lambda's minimum maximumConcurrency is 2; the finalizer and dead-letter need no more.
     finalizer: run.has('finalizer') ? sqsSource('finalizer', queues.outcomes, settings.finalizer, { maximumConcurrency: 2 }) : undefined,
     deadLetter: run.has('deadLetter') ? sqsSource('deadLetter', queues.blocksDlq, settings.deadLetter, { maximumConcurrency: 2 }) : undefined,
+    // The dead-letter function's second event source: the splitter's on-failure destination.
+    splitterFailures: run.has('deadLetter') ? sqsSource('deadLetter', queues.splitterFailures, settings.deadLetter, { maximumConcurrency: 2 }) : undefined,
   };
-  await Promise.all([sources.fanOut?.ready, sources.finalizer?.ready, sources.deadLetter?.ready]);
+  await Promise.all([sources.fanOut?.ready, sources.finalizer?.ready, sources.deadLetter?.ready, sources.splitterFailures?.ready]);
 
   return {
     handlers,

@@ -5,12 +5,14 @@ import type { Settings } from './settings.ts';
 
 type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
 
-/** The relay's four queues. */
+/** The relay's five queues. */
 export interface LocalQueues {
   blocks: LocalQueue;
   blocksDlq: LocalQueue;
   outcomes: LocalQueue;
   outcomesDlq: LocalQueue;
+  /** The splitter's on-failure destination (SplitterFailuresQueue), consumed by the dead-letter function. */
+  splitterFailures: LocalQueue;
 }
 
 /** Creates the queues of serverless.yml in fauxqs, with the same attributes and redrive policies. */
@@ -35,7 +37,12 @@ export function createLocalQueues(fauxqs: Fauxqs, settings: Settings): LocalQueu
     VisibilityTimeout: String(settings.outcomesQueue.visibilityTimeoutSeconds),
     RedrivePolicy: redrive(outcomesDlq, settings.outcomesQueue.maxReceiveCount),
   });
-  return { blocks, blocksDlq, outcomes, outcomesDlq };
+  // Consumed by the dead-letter function like the blocks DLQ, hence its visibility timeout.
+  const splitterFailures = queue('clip-relay-splitter-failures', {
+    VisibilityTimeout: String(settings.deadLetter.queueVisibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.blocksQueue.messageRetentionSeconds),
+  });
+  return { blocks, blocksDlq, outcomes, outcomesDlq, splitterFailures };
 }
 
 /** The functions' CLIP_RELAY_* environment as serverless.yml would set it, from the same settings file. */

@@ -51,7 +51,8 @@ export interface QueueCounts {
  * Starts the relay on one machine: fauxqs for S3 and SQS, the real handlers built by the
  * same factories the Lambdas use, and event sources that deliver what AWS would (S3
  * ObjectCreated to the splitter, SQS batches with partial failures and redrive to the others,
- * the blocks DLQ to the dead-letter consumer). The scheduled stuck-clips handler has no event
+ * the blocks DLQ and the splitter's on-failure records (an S3 event it failed on every attempt)
+ * to the dead-letter consumer). The scheduled stuck-clips handler has no event
  * source here: `handlers.stuckClips` runs it on demand.
  */
 export async function startLocalStack(options: LocalStackOptions = {}) {
@@ -89,8 +90,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.s3PollIntervalMs !== undefined && { s3PollIntervalMs: options.s3PollIntervalMs }),
     ...(options.skipExistingClips !== undefined && { skipExistingClips: options.skipExistingClips }),
   });
-  const { splitter, fanOut, finalizer, deadLetter } = functions.sources;
-  if (!splitter || !fanOut || !finalizer || !deadLetter) throw new Error('the embedded stack runs all four functions');
+  const { splitter, fanOut, finalizer, deadLetter, splitterFailures } = functions.sources;
+  if (!splitter || !fanOut || !finalizer || !deadLetter || !splitterFailures) throw new Error('the embedded stack runs all four functions');
   const clips = s3ClipStore(s3);
 
   async function readReceipt(key: string): Promise<Receipt | undefined> {
@@ -111,7 +112,8 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     queues,
     /** The handlers as the event sources invoke them, for tests that deliver an event by hand. */
     handlers: functions.handlers,
-    sources: { splitter, fanOut, finalizer, deadLetter },
+    /** `splitterFailures`: the dead-letter function's event source on the splitter's on-failure queue. */
+    sources: { splitter, fanOut, finalizer, deadLetter, splitterFailures },
     /** What the functions' metrics would have reported to CloudWatch. */
     metrics: functions.metrics,
     /** Invocations and busy time per function. */

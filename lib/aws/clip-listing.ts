@@ -19,15 +19,63 @@ export async function listClips(s3: S3Client, bucket: string, prefix: string): P
   return clips;
 }
 
-/** The receipts of `keys` that exist, read 16 at a time. */
-export async function readReceipts(clips: ClipStore, bucket: string, receiptsPrefix: string, keys: readonly string[]): Promise<Map<string, Receipt>> {
+/** A receipt that exists but is no receipt: not JSON, or JSON that is not an object. */
+export interface UnreadableReceipt {
+  /** The clip's key. */
+  key: string;
+  /** Where its receipt is. */
+  receiptKey: string;
+  problem: string;
+}
+
+/** How {@link readReceipts} treats what it cannot read. */
+export interface ReadReceiptsOptions {
+  /**
+   * Called for each unreadable receipt, whose clip is then left out of the map (as if it had no
+   * receipt) and the others are still read. Without it, the first one throws.
+   */
+  onUnreadable?: (unreadable: UnreadableReceipt) => void;
+}
+
+/** The body as a receipt, or what is wrong with it. */
+function receiptFrom(body: string): { receipt: Receipt } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return { problem: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `not a JSON object: ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
+  return { receipt: value as Receipt };
+}
+
+/**
+ * The receipts of `keys` that exist, read 16 at a time: one GET per key, so pass only the clips
+ * whose receipt matters (the stuck-clips check leaves out the clips too young to be stuck).
+ * @throws an Error naming the receipt when one is unreadable and `onUnreadable` is not given
+ */
+export async function readReceipts(
+  clips: ClipStore,
+  bucket: string,
+  receiptsPrefix: string,
+  keys: readonly string[],
+  options: ReadReceiptsOptions = {},
+): Promise<Map<string, Receipt>> {
   const limited = createLimiter(16);
   const receipts = new Map<string, Receipt>();
   await Promise.all(
     keys.map((key) =>
       limited(async () => {
-        const stored = await clips.read(bucket, receiptKey(receiptsPrefix, key));
-        if (stored !== undefined) receipts.set(key, JSON.parse(stored.body) as Receipt);
+        const where = receiptKey(receiptsPrefix, key);
+        const stored = await clips.read(bucket, where);
+        if (stored === undefined) return;
+        const read = receiptFrom(stored.body);
+        if ('receipt' in read) {
+          receipts.set(key, read.receipt);
+          return;
+        }
+        if (options.onUnreadable === undefined) throw new Error(`receipt s3://${bucket}/${where} is unreadable: ${read.problem}`);
+        options.onUnreadable({ key, receiptKey: where, problem: read.problem });
       }),
     ),
   );

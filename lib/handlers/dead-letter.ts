@@ -3,20 +3,15 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { settleDeadLetter, type DeadLetterDeps } from '../dead-letter.ts';
-import { settleInvalidMessage } from '../invalid-message.ts';
-import { parseBlockMessage } from '../messages.ts';
+import { settleDeadLetterMessage, type DeadLetterDeps } from '../dead-letter.ts';
 
-/** The dead-letter Lambda: every block in the blocks DLQ becomes a failed outcome. */
+/**
+ * The dead-letter Lambda, on two queues: every block in the blocks DLQ, and every clip of an S3
+ * event the splitter gave up on (its on-failure destination), becomes a failed outcome.
+ */
 export function createDeadLetterHandler(deps: DeadLetterDeps & { logger: Logger }) {
   async function settleRecord(record: SQSRecord): Promise<unknown> {
-    let message;
-    try {
-      message = parseBlockMessage(record.body);
-    } catch (error) {
-      return settleInvalidMessage(record, error, deps);
-    }
-    return settleDeadLetter(message, Number(record.attributes.ApproximateReceiveCount) || 1, deps);
+    return settleDeadLetterMessage({ messageId: record.messageId, body: record.body, receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1 }, deps);
   }
 
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()

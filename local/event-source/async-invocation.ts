@@ -14,10 +14,23 @@ export interface AsyncInvocationOptions<TEvent> {
   maximumRetryAttempts?: number;
   /** Wait before the first retry, doubled for the second; default 100 ms (AWS waits about 1 and 2 minutes). */
   retryDelayMs?: number;
-  /** Called once the event is given up on, with the last attempt's error. */
-  onInvocationError?: (error: unknown, event: TEvent) => void;
+  /**
+   * Called once the event is given up on, with the last attempt's error and what Lambda would put
+   * into an on-failure destination's record about it. Awaited: the invocation ends after it.
+   */
+  onInvocationError?: (error: unknown, event: TEvent, failure: AsyncInvocationFailure) => unknown;
   /** Aborting cancels the retries still waiting; the event then counts as failed. */
   signal?: AbortSignal;
+}
+
+/** What Lambda knows about an event it gave up on (the `requestContext` of its failure record). */
+export interface AsyncInvocationFailure {
+  /** The request id every attempt shared. */
+  awsRequestId: string;
+  /** The function's ARN as the attempts were invoked. */
+  invokedFunctionArn: string;
+  /** Attempts made, the first included. */
+  attempts: number;
 }
 
 /** How an asynchronous invocation ended, and what it took. */
@@ -45,6 +58,7 @@ export async function invokeAsync<TEvent>(options: AsyncInvocationOptions<TEvent
   }
   const awsRequestId = randomUUID();
   const result: AsyncInvocationResult = { status: 'failed', attempts: 0, errors: 0, timeouts: 0 };
+  let invokedFunctionArn = '';
   for (;;) {
     const context = createLambdaContext({
       functionName: options.functionName,
@@ -54,6 +68,7 @@ export async function invokeAsync<TEvent>(options: AsyncInvocationOptions<TEvent
       awsRequestId,
     });
     result.attempts += 1;
+    invokedFunctionArn = context.invokedFunctionArn;
     // Each attempt gets the event as freshly deserialised JSON, so one attempt's mutations never leak into the next.
     const outcome = await invokeWithTimeout(options.handler, structuredClone(event), context, options.functionTimeoutSeconds);
     if (outcome.status === 'succeeded') {
@@ -65,7 +80,7 @@ export async function invokeAsync<TEvent>(options: AsyncInvocationOptions<TEvent
     result.error = outcome.error;
     const retriesDone = result.attempts - 1;
     if (retriesDone >= maximumRetryAttempts || !(await sleepUnlessAborted(retryDelayMs * 2 ** retriesDone, options.signal))) {
-      options.onInvocationError?.(outcome.error, event);
+      await options.onInvocationError?.(outcome.error, event, { awsRequestId, invokedFunctionArn, attempts: result.attempts });
       return result;
     }
   }

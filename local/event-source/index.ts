@@ -2,7 +2,8 @@
  * Local event sources: deliver to Lambda handlers, in-process, the events AWS would deliver, from
  * fauxqs queues (SQS event source mapping) and buckets (S3 notifications, by polling).
  */
-export { invokeAsync, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
+export { asyncFailureRecord, type AsyncFailureRecord } from './async-failure-record.ts';
+export { invokeAsync, type AsyncInvocationFailure, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
 export { invokeWithTimeout, LambdaTimeoutError, type InvocationOutcome, type LambdaHandler } from './invoke-with-timeout.ts';
 export { createLambdaContext, LOCAL_ACCOUNT_ID, type LambdaContextOptions } from './lambda-context.ts';
 export { decodeS3EventKey, encodeS3EventKey } from './s3-event-key.ts';

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, type _Object, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
-import { invokeAsync, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
+import { invokeAsync, type AsyncInvocationFailure, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
 import { s3ObjectCreatedEvent, type S3TestEvent } from './s3-event.ts';
 import { createWakeableSleeper } from './wake-sleeper.ts';
 
@@ -26,8 +26,11 @@ export interface S3EventSourceOptions {
   skipExisting?: boolean;
   /** `s3.configurationId` in the events; default `local-event-source`. */
   configurationId?: string;
-  /** Called when an event is given up on after its retries; default logs to stderr. */
-  onInvocationError?: (error: unknown, event: S3Event) => void;
+  /**
+   * Called when an event is given up on after its retries, as Lambda would then deliver it to an
+   * on-failure destination (`asyncFailureRecord` builds that record); awaited. Default logs to stderr.
+   */
+  onInvocationError?: (error: unknown, event: S3Event, failure: AsyncInvocationFailure) => unknown;
   /** Called when listing the bucket fails (the next poll tries again); default logs to stderr. */
   onPollerError?: (error: unknown) => void;
 }

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStatuses } from '../../cli/status.ts';
+import { resolveTarget } from '../../cli/target.ts';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
 import { clipId } from '../../lib/correlation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID } from '../../local/event-source/lambda-context.ts';
@@ -49,12 +52,12 @@ describe('Function: stuck-clips (scheduled)', () => {
 
   it('Should emit StuckClips 0 when there is nothing to find, so the alarm has data', async () => {
     const logs = logCursor(relay.logs);
-    await expect(invoke().result).resolves.toStrictEqual({ clips: 0, committed: 0, failed: 0, unconfirmed: 0, inFlight: 0, stuck: [] });
+    await expect(invoke().result).resolves.toStrictEqual({ clips: 0, committed: 0, failed: 0, unconfirmed: 0, young: 0, unreadableReceipts: 0, stuck: [] });
     expect(relay.stack.metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
     expect(logs.lines().filter((l) => l.function === 'stuck-clips' && l.level === 'WARN')).toEqual([]);
   });
 
-  it('Should find the clip without a receipt past the threshold, not the committed, failed or young ones, and log it at WARN', async () => {
+  it('Should find the clip without a receipt past the threshold, not the committed, failed or young ones, and log it at WARN; status still shows every state', async () => {
     const stuckKey = 'incoming/stuck-clips/hung.bin';
     const putStuck = await put(stuckKey, {}, 'hang');
     await put('incoming/stuck-clips/committed.bin');
@@ -64,10 +67,13 @@ describe('Function: stuck-clips (scheduled)', () => {
     // Older than the threshold once rounded to seconds (the state's rule: age > stuckAfterSeconds).
     await new Promise((r) => setTimeout(r, Math.max(0, putStuck + (STUCK_AFTER_SECONDS + 1) * 1000 - Date.now())));
     await put('incoming/stuck-clips/young.bin', {}, 'hang');
+    // Young and already committed: the check does not read its receipt, `clip-relay status` does.
+    await put('incoming/stuck-clips/young-committed.bin');
+    await relay.stack.waitForReceipt('incoming/stuck-clips/young-committed.bin');
 
     const logs = logCursor(relay.logs);
     const { context, result } = invoke();
-    await expect(result).resolves.toStrictEqual({ clips: 4, committed: 1, failed: 1, unconfirmed: 0, inFlight: 1, stuck: [stuckKey] });
+    await expect(result).resolves.toStrictEqual({ clips: 5, committed: 1, failed: 1, unconfirmed: 0, young: 2, unreadableReceipts: 0, stuck: [stuckKey] });
 
     // Two invocations so far: 0 stuck, then 1.
     expect(relay.stack.metrics.totals.get('StuckClips')).toStrictEqual({ sum: 1, count: 2, max: 1, unit: 'Count' });
@@ -89,13 +95,44 @@ describe('Function: stuck-clips (scheduled)', () => {
     expect(warnings[0]!.ageSeconds).toBeGreaterThan(STUCK_AFTER_SECONDS);
     expect(lines.find((l) => l.message === 'stuck-clip check done')).toMatchObject({
       level: 'INFO',
-      clips: 4,
+      clips: 5,
       committed: 1,
       failed: 1,
       unconfirmed: 0,
-      inFlight: 1,
+      young: 2,
+      unreadableReceipts: 0,
       stuck: 1,
     });
     expect(relay.stack.usage.stuckClips.invocations).toBe(2);
+
+    const target = resolveTarget({ endpoint: relay.stack.endpoint, bucket: relay.stack.bucket });
+    try {
+      const statuses = await readStatuses(target, { prefix: 'stuck-clips/', stuckAfterSeconds: STUCK_AFTER_SECONDS });
+      expect(Object.fromEntries(statuses.map((s) => [s.key, s.state]))).toStrictEqual({
+        [stuckKey]: 'stuck',
+        'incoming/stuck-clips/committed.bin': 'committed',
+        'incoming/stuck-clips/failed.bin': 'failed',
+        'incoming/stuck-clips/young.bin': 'in-flight',
+        'incoming/stuck-clips/young-committed.bin': 'committed',
+      });
+    } finally {
+      target.close();
+    }
+  });
+
+  it('Should log and count a corrupt receipt with its key, judge its clip as having none, and finish the run', async () => {
+    const stuckKey = 'incoming/stuck-clips/hung.bin';
+    const receiptKey = `${relay.stack.config.receiptsPrefix}${stuckKey}.json`;
+    await relay.stack.s3.send(new PutObjectCommand({ Bucket: relay.stack.bucket, Key: receiptKey, Body: '{"receiptVersion":1,"status":"comm' }));
+
+    const logs = logCursor(relay.logs);
+    const result = await invoke().result;
+    expect(result).toMatchObject({ unreadableReceipts: 1, stuck: [stuckKey] });
+    expect(relay.stack.metrics.totals.get('StuckClips')).toMatchObject({ sum: 2, count: 3 });
+    const lines = logs.lines().filter((l) => l.function === 'stuck-clips');
+    expect(lines.filter((l) => l.level === 'ERROR')).toMatchObject([
+      { message: 'receipt unreadable: clip judged as having none', key: stuckKey, receiptKey, bucket: relay.stack.bucket, problem: expect.stringMatching(/^not JSON: /) },
+    ]);
+    expect(lines.find((l) => l.message === 'stuck-clip check done')).toMatchObject({ unreadableReceipts: 1, stuck: 1 });
   });
 });

@@ -103,12 +103,19 @@ function functionByHandler(template: Template, handler: string): [string, Resour
   return found[0]!;
 }
 
-function mappingFor(template: Template, functionLogicalId: string): Props {
-  const found = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').filter(
-    ([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionLogicalId, 'Arn'] }),
+function mappingsOf(template: Template, functionLogicalId: string): Props[] {
+  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')
+    .filter(([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionLogicalId, 'Arn'] }))
+    .map(([, r]) => r.Properties);
+}
+
+/** The one event source mapping of a function (of a function with several: the one on `queueId`). */
+function mappingFor(template: Template, functionLogicalId: string, queueId?: string): Props {
+  const found = mappingsOf(template, functionLogicalId).filter(
+    (m) => queueId === undefined || JSON.stringify(m.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
   );
-  expect(found, `event source mappings of ${functionLogicalId}`).toHaveLength(1);
-  return found[0]![1].Properties;
+  expect(found, `event source mappings of ${functionLogicalId}${queueId === undefined ? '' : ` on ${queueId}`}`).toHaveLength(1);
+  return found[0]!;
 }
 
 function queue(template: Template, logicalId: string): Props {
@@ -235,6 +242,8 @@ function expectedGrants(o: {
       listBucket(o.bucket),
       'sqs:SendMessage BlocksQueue.Arn',
       'sqs:SendMessage OutcomesQueue.Arn',
+      // The on-failure destination: Lambda delivers with the function's own role.
+      'sqs:SendMessage SplitterFailuresQueue.Arn',
     ].sort(),
     'functions/fan-out.handler': [
       ...LOGS(fn('fan-out')),
@@ -266,6 +275,9 @@ function expectedGrants(o: {
       'sqs:ReceiveMessage BlocksDLQ.Arn',
       'sqs:DeleteMessage BlocksDLQ.Arn',
       'sqs:GetQueueAttributes BlocksDLQ.Arn',
+      'sqs:ReceiveMessage SplitterFailuresQueue.Arn',
+      'sqs:DeleteMessage SplitterFailuresQueue.Arn',
+      'sqs:GetQueueAttributes SplitterFailuresQueue.Arn',
       'sqs:SendMessage OutcomesQueue.Arn',
     ].sort(),
     'functions/stuck-clips.handler': [
@@ -309,6 +321,7 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
   return {
     BlocksDLQNotEmptyAlarm: { ...name('blocks-dlq-not-empty'), ...sqs('ApproximateNumberOfMessagesVisible', 'BlocksDLQ', 0) },
     OutcomesDLQNotEmptyAlarm: { ...name('outcomes-dlq-not-empty'), ...sqs('ApproximateNumberOfMessagesVisible', 'OutcomesDLQ', 0) },
+    SplitterFailuresNotEmptyAlarm: { ...name('splitter-failures-not-empty'), ...sqs('ApproximateNumberOfMessagesVisible', 'SplitterFailuresQueue', 0) },
     BlocksQueueOldestMessageAlarm: {
       ...name('blocks-queue-backlog'),
       ...sqs('ApproximateAgeOfOldestMessage', 'BlocksQueue', o.blocksQueueMaxAgeSeconds),
@@ -554,16 +567,48 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': ['OutcomesQueue', 'Arn'] });
     expect(m.BatchSize).toBe(settings.finalizer.batchSize);
     expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(3);
+    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventSourceMapping')).toHaveLength(4);
   });
 
   it('maps BlocksDLQ to the dead-letter function, whose queue hides a message >= 6x its timeout', () => {
     const [deadLetterId, deadLetter] = functionByHandler(pkg.template, 'functions/dead-letter.handler');
-    const m = mappingFor(pkg.template, deadLetterId);
+    const m = mappingFor(pkg.template, deadLetterId, 'BlocksDLQ');
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': ['BlocksDLQ', 'Arn'] });
     expect(m.BatchSize).toBe(settings.deadLetter.batchSize);
     expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     expect(queue(pkg.template, 'BlocksDLQ').VisibilityTimeout).toBeGreaterThanOrEqual(6 * (deadLetter.Properties.Timeout as number));
+  });
+
+  it('sends the events the splitter gave up on to SplitterFailuresQueue after two retries', () => {
+    const [splitterId] = functionByHandler(pkg.template, 'functions/splitter.handler');
+    const configs = resourcesOfType(pkg.template, 'AWS::Lambda::EventInvokeConfig');
+    expect(configs).toHaveLength(1);
+    const [, config] = configs[0]!;
+    expect(config.Properties).toEqual({
+      FunctionName: { Ref: splitterId },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SplitterFailuresQueue', 'Arn'] } } },
+    });
+    // Lambda delivers the record with the splitter's role, which must be able to send it.
+    expect(grantsOf(pkg.template, roleOf(pkg.template, 'functions/splitter.handler')[1])).toContain('sqs:SendMessage SplitterFailuresQueue.Arn');
+  });
+
+  it('maps SplitterFailuresQueue to the dead-letter function too, keeping the records 14 days, encrypted, hidden >= 6x its timeout', () => {
+    const [deadLetterId, deadLetter] = functionByHandler(pkg.template, 'functions/dead-letter.handler');
+    expect(mappingsOf(pkg.template, deadLetterId).map((m) => m.EventSourceArn['Fn::GetAtt'][0]).sort()).toEqual(['BlocksDLQ', 'SplitterFailuresQueue']);
+    const m = mappingFor(pkg.template, deadLetterId, 'SplitterFailuresQueue');
+    expect(m.BatchSize).toBe(settings.deadLetter.batchSize);
+    expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(m.Enabled).toBe(true);
+    const failures = queue(pkg.template, 'SplitterFailuresQueue');
+    expect(failures).toEqual({
+      QueueName: 'clip-relay-dev-splitter-failures',
+      VisibilityTimeout: settings.deadLetter.queueVisibilityTimeoutSeconds,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      SqsManagedSseEnabled: true,
+    });
+    expect(failures.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (deadLetter.Properties.Timeout as number));
   });
 
   it('gives BlocksQueue a visibility timeout of at least 6x the fan-out timeout and a DLQ after >= 5 receives', () => {
@@ -599,9 +644,9 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(dlq.QueueName).toMatch(/\.fifo$/);
   });
 
-  it('enables SQS-managed SSE on all four queues', () => {
+  it('enables SQS-managed SSE on all five queues', () => {
     const queues = resourcesOfType(pkg.template, 'AWS::SQS::Queue');
-    expect(queues.map(([id]) => id).sort()).toEqual(['BlocksDLQ', 'BlocksQueue', 'OutcomesDLQ', 'OutcomesQueue']);
+    expect(queues.map(([id]) => id).sort()).toEqual(['BlocksDLQ', 'BlocksQueue', 'OutcomesDLQ', 'OutcomesQueue', 'SplitterFailuresQueue']);
     for (const [id, q] of queues) expect(q.Properties.SqsManagedSseEnabled, id).toBe(true);
   });
 
@@ -772,6 +817,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
         visible('BlocksDLQ'),
         visible('OutcomesQueue'),
         visible('OutcomesDLQ'),
+        visible('SplitterFailuresQueue'),
         { ...visible('BlocksQueue'), metric: 'ApproximateAgeOfOldestMessage' },
       ],
       'Fan-out': [
@@ -798,6 +844,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       BlocksDLQUrl: { Ref: 'BlocksDLQ' },
       OutcomesQueueUrl: { Ref: 'OutcomesQueue' },
       OutcomesDLQUrl: { Ref: 'OutcomesDLQ' },
+      SplitterFailuresQueueUrl: { Ref: 'SplitterFailuresQueue' },
       DashboardName: { Ref: 'Dashboard' },
     });
   });
@@ -934,6 +981,7 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
   it('puts the stage into queue names, the bucket name and the token prefix', () => {
     expect(queue(pkg.template, 'BlocksQueue').QueueName).toBe('clip-relay-ci-blocks');
     expect(queue(pkg.template, 'OutcomesQueue').QueueName).toBe('clip-relay-ci-outcomes.fifo');
+    expect(queue(pkg.template, 'SplitterFailuresQueue').QueueName).toBe('clip-relay-ci-splitter-failures');
     const [, bucket] = resourcesOfType(pkg.template, 'AWS::S3::Bucket').find(
       ([, b]) => b.Properties.NotificationConfiguration !== undefined,
     )!;
@@ -1063,7 +1111,8 @@ describe('serverless.yml packaged for an existing bucket', () => {
   });
 
   it('keeps the queues, alarms and dashboard', () => {
-    expect(resourcesOfType(pkg.template, 'AWS::SQS::Queue')).toHaveLength(4);
+    expect(resourcesOfType(pkg.template, 'AWS::SQS::Queue')).toHaveLength(5);
+    expect(resourcesOfType(pkg.template, 'AWS::Lambda::EventInvokeConfig')).toHaveLength(1);
     expect(resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm').map(([id]) => id).sort()).toEqual(
       Object.keys(expectedAlarms({ stage: 'dev', blocksQueueMaxAgeSeconds: 0 })).sort(),
     );

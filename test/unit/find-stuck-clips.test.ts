@@ -1,5 +1,6 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { readReceipts } from '../../lib/aws/clip-listing.ts';
 import type { ClipStore } from '../../lib/aws/clip-store.ts';
 import { findStuckClips, MAX_LOGGED_STUCK_CLIPS } from '../../lib/find-stuck-clips.ts';
 import type { LogFields, RelayLogger } from '../../lib/log.ts';
@@ -38,15 +39,16 @@ function fakeS3(objects: FakeObject[]) {
   return { s3: s3 as unknown as S3Client, lists };
 }
 
-/** A ClipStore that only reads receipts, and counts the reads. */
-function fakeReceipts(receipts: Record<string, Partial<Receipt>>) {
+/** A ClipStore that only reads receipts (a string is a raw body), and counts the reads. */
+function fakeReceipts(receipts: Record<string, Partial<Receipt> | string>) {
   const reads: string[] = [];
   const store: Pick<ClipStore, 'read'> = {
     async read(bucket, key) {
       expect(bucket).toBe(BUCKET);
       reads.push(key);
       const receipt = receipts[key];
-      return receipt === undefined ? undefined : { body: JSON.stringify(receipt), etag: 'r' };
+      if (receipt === undefined) return undefined;
+      return { body: typeof receipt === 'string' ? receipt : JSON.stringify(receipt), etag: 'r' };
     },
   };
   return { clips: store as ClipStore, reads };
@@ -62,7 +64,7 @@ function recordingLogger() {
 const receipt = (key: string, status: Receipt['status'], etag = 'e'): Partial<Receipt> => ({ receiptVersion: 1, status, key, etag, decidedAt: NOW.toISOString() });
 
 describe('Function: findStuckClips', () => {
-  it('Should count every state over all pages, and log the first 100 stuck clips then how many more', async () => {
+  it('Should count every state of the clips old enough to be stuck over all pages, and log the first 100 stuck clips then how many more', async () => {
     const old = Array.from({ length: 1500 }, (_, i) => ({ key: `incoming/c-${String(i).padStart(4, '0')}.bin`, etag: 'e', ageSeconds: 7200 }));
     const objects: FakeObject[] = [
       ...old,
@@ -78,6 +80,7 @@ describe('Function: findStuckClips', () => {
       'receipts/incoming/c-0002.bin.json': receipt('incoming/c-0002.bin', 'unconfirmed'),
       // The receipt of an earlier version: this version has none, so it is stuck.
       'receipts/incoming/c-0003.bin.json': receipt('incoming/c-0003.bin', 'committed', 'older-version'),
+      // Young clips are not read, whatever their receipt says.
       'receipts/incoming/young.bin.json': receipt('incoming/young.bin', 'committed'),
     };
     const { s3, lists } = fakeS3(objects);
@@ -88,9 +91,10 @@ describe('Function: findStuckClips', () => {
     const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
 
     const stuck = old.slice(3).map((o) => o.key);
-    expect(result).toStrictEqual({ clips: 1502, committed: 2, failed: 1, unconfirmed: 1, inFlight: 1, stuck });
+    expect(result).toStrictEqual({ clips: 1502, committed: 1, failed: 1, unconfirmed: 1, young: 2, unreadableReceipts: 0, stuck });
     expect(lists).toEqual(['incoming/', 'incoming/']);
-    expect(reads).toHaveLength(1502);
+    // One GET per clip past the threshold; none for the young one or the one exactly at it.
+    expect(reads.sort()).toEqual(old.map((o) => `receipts/${o.key}.json`).sort());
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 1497, count: 1, max: 1497, unit: 'Count' });
 
     const warnings = lines.filter((l) => l.level === 'WARN');
@@ -102,7 +106,7 @@ describe('Function: findStuckClips', () => {
       {
         level: 'INFO',
         message: 'stuck-clip check done',
-        fields: { bucket: BUCKET, prefix: 'incoming/', clips: 1502, committed: 2, failed: 1, unconfirmed: 1, inFlight: 1, stuck: 1497, stuckAfterSeconds: 3600 },
+        fields: { bucket: BUCKET, prefix: 'incoming/', clips: 1502, committed: 1, failed: 1, unconfirmed: 1, young: 2, unreadableReceipts: 0, stuck: 1497, stuckAfterSeconds: 3600 },
       },
     ]);
   });
@@ -113,8 +117,89 @@ describe('Function: findStuckClips', () => {
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
     const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
-    expect(result).toStrictEqual({ clips: 1, committed: 1, failed: 0, unconfirmed: 0, inFlight: 0, stuck: [] });
+    expect(result).toStrictEqual({ clips: 1, committed: 1, failed: 0, unconfirmed: 0, young: 0, unreadableReceipts: 0, stuck: [] });
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
     expect(lines.filter((l) => l.level !== 'INFO')).toEqual([]);
+  });
+
+  it('Should read no receipt at all when every clip is younger than the threshold', async () => {
+    const { s3 } = fakeS3([
+      { key: 'incoming/a.bin', etag: 'e', ageSeconds: 0 },
+      { key: 'incoming/b.bin', etag: 'e', ageSeconds: 3599 },
+    ]);
+    const { clips, reads } = fakeReceipts({ 'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed') });
+    const { logger } = recordingLogger();
+    const metrics = recordingMetrics();
+    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    expect(result).toStrictEqual({ clips: 2, committed: 0, failed: 0, unconfirmed: 0, young: 2, unreadableReceipts: 0, stuck: [] });
+    expect(reads).toEqual([]);
+    expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
+  });
+
+  it('Should log and count unreadable receipts, judge their clips as having none, and carry on with the rest', async () => {
+    const { s3 } = fakeS3([
+      { key: 'incoming/corrupt.bin', etag: 'e', ageSeconds: 7200 },
+      { key: 'incoming/null.bin', etag: 'e', ageSeconds: 7200 },
+      { key: 'incoming/good.bin', etag: 'e', ageSeconds: 7200 },
+      { key: 'incoming/none.bin', etag: 'e', ageSeconds: 7200 },
+    ]);
+    const { clips, reads } = fakeReceipts({
+      'receipts/incoming/corrupt.bin.json': '{"receiptVersion":1,"status":"commi',
+      'receipts/incoming/null.bin.json': 'null',
+      'receipts/incoming/good.bin.json': receipt('incoming/good.bin', 'committed'),
+    });
+    const { logger, lines } = recordingLogger();
+    const metrics = recordingMetrics();
+    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+
+    expect(result).toStrictEqual({
+      clips: 4,
+      committed: 1,
+      failed: 0,
+      unconfirmed: 0,
+      young: 0,
+      unreadableReceipts: 2,
+      stuck: ['incoming/corrupt.bin', 'incoming/none.bin', 'incoming/null.bin'],
+    });
+    expect(reads).toHaveLength(4);
+    expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 3, count: 1, max: 3, unit: 'Count' });
+    const errors = lines.filter((l) => l.level === 'ERROR').sort((a, b) => String(a.fields.key).localeCompare(String(b.fields.key)));
+    expect(errors).toStrictEqual([
+      {
+        level: 'ERROR',
+        message: 'receipt unreadable: clip judged as having none',
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/corrupt.bin', receiptKey: 'receipts/incoming/corrupt.bin.json', problem: expect.stringMatching(/^not JSON: /) },
+      },
+      {
+        level: 'ERROR',
+        message: 'receipt unreadable: clip judged as having none',
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/null.bin', receiptKey: 'receipts/incoming/null.bin.json', problem: 'not a JSON object: null' },
+      },
+    ]);
+    expect(lines.find((l) => l.message === 'stuck-clip check done')?.fields).toMatchObject({ unreadableReceipts: 2, stuck: 3 });
+  });
+});
+
+describe('Function: readReceipts', () => {
+  it('Should read every key it is given, and throw naming an unreadable receipt when no handler is given (clip-relay status)', async () => {
+    const { clips } = fakeReceipts({
+      'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed'),
+      'receipts/incoming/b.bin.json': 'not json',
+    });
+    await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin'])).resolves.toStrictEqual(new Map([['incoming/a.bin', receipt('incoming/a.bin', 'committed')]]));
+    await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin'])).rejects.toThrow(
+      `receipt s3://${BUCKET}/receipts/incoming/b.bin.json is unreadable: not JSON: `,
+    );
+  });
+
+  it('Should hand unreadable receipts to onUnreadable and return the readable ones', async () => {
+    const { clips } = fakeReceipts({
+      'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'failed'),
+      'receipts/incoming/b.bin.json': '[1, 2]',
+    });
+    const unreadable: unknown[] = [];
+    const receipts = await readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin', 'incoming/c.bin'], { onUnreadable: (u) => unreadable.push(u) });
+    expect([...receipts.keys()]).toEqual(['incoming/a.bin']);
+    expect(unreadable).toStrictEqual([{ key: 'incoming/b.bin', receiptKey: 'receipts/incoming/b.bin.json', problem: 'not a JSON object: an array' }]);
   });
 });
