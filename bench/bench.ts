@@ -116,7 +116,7 @@ async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Pro
   });
   const worker = fork(workerBundle, [
     JSON.stringify({ endpoint: fauxqs.address, region: REGION, bucket, settings, configEnv: relayEnv, queues }),
-  ], { env: { ...process.env, XBL_AUTHORIZATION: TOKEN }, execArgv: (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean) });
+  ], { env: { ...process.env, XBL_AUTHORIZATION: TOKEN }, execArgv: (process.env.BENCH_WORKER_NODE_OPTIONS ?? settings.fanOut.v8Flags).split(' ').filter(Boolean) });
   try {
     await once(worker, 'message');
     const expectedBlocks = Math.ceil(bytes.length / BLOCK_BYTES);

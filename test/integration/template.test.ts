@@ -40,6 +40,7 @@ interface Settings {
     maximumConcurrency: number;
     putConcurrency: number;
     putTimeoutMs: number;
+    v8Flags: string;
   };
   finalizer: { timeoutSeconds: number; memorySize: number; batchSize: number };
   deadLetter: { timeoutSeconds: number; memorySize: number; batchSize: number; queueVisibilityTimeoutSeconds: number };
@@ -454,7 +455,10 @@ const EXPECTED_ENV = {
 
 /** What a function's environment adds to the shared one: the stuck-clips function's bucket and threshold. */
 function ownEnv(name: string, o: { bucket: string; stuckAfterSeconds: string }): Record<string, string> {
-  return name === 'stuck-clips' ? { CLIP_RELAY_BUCKET: o.bucket, CLIP_RELAY_STUCK_AFTER_SECONDS: o.stuckAfterSeconds } : {};
+  if (name === 'stuck-clips') return { CLIP_RELAY_BUCKET: o.bucket, CLIP_RELAY_STUCK_AFTER_SECONDS: o.stuckAfterSeconds };
+  // The fan-out adds its V8 flags to the shared NODE_OPTIONS.
+  if (name === 'fan-out') return { NODE_OPTIONS: `--enable-source-maps ${settings.fanOut.v8Flags}` };
+  return {};
 }
 const DEFAULT_OWN_ENV = { bucket: 'clip-relay-dev-us-east-1-clips', stuckAfterSeconds: String(settings.stuckClips.stuckAfterSeconds) };
 
@@ -486,7 +490,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     }
   });
 
-  it('gives every function the same environment, derived from settings, and the stuck-clips function its bucket and threshold', () => {
+  it('gives every function the same environment, derived from settings, the stuck-clips function its bucket and threshold, the fan-out its V8 flags', () => {
     for (const f of FUNCTIONS) {
       const [, fn] = functionByHandler(pkg.template, f.handler);
       expect(fn.Properties.Environment.Variables, f.name).toEqual({ ...EXPECTED_ENV, ...ownEnv(f.name, DEFAULT_OWN_ENV) });
