@@ -7,45 +7,27 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LambdaTimeoutError } from '../../../local/event-source/invoke-with-timeout.ts';
 import { decodeS3EventKey, encodeS3EventKey } from '../../../local/event-source/s3-event-key.ts';
 import { s3TestEvent, type S3TestEvent } from '../../../local/event-source/s3-event.ts';
 import {
   deliverS3Event,
   startS3EventSource,
-  type S3EventSource,
   type S3EventSourceOptions,
 } from '../../../local/event-source/s3-event-source.ts';
+import { FAUXQS_CLIENT_CONFIG, useFauxqsHarness } from '../../helpers/sqs-source-harness.ts';
 
-let server: FauxqsServer;
-let s3: S3Client;
-const sources: S3EventSource[] = [];
-const pollerErrors: unknown[] = [];
+const harness = useFauxqsHarness({
+  createClient: (endpoint) => new S3Client({ endpoint, ...FAUXQS_CLIENT_CONFIG, forcePathStyle: true }),
+  checkPollerErrors: 'afterAll',
+});
 let bucketCount = 0;
-
-beforeAll(async () => {
-  server = await startFauxqs({ port: 0, logger: false });
-  s3 = new S3Client({
-    endpoint: server.address,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    forcePathStyle: true,
-  });
-});
-
-afterAll(async () => {
-  await Promise.all(sources.map((source) => source.stop()));
-  expect(pollerErrors).toEqual([]);
-  s3.destroy();
-  await server.stop();
-});
 
 function createBucket() {
   const bucket = `clips-${++bucketCount}`;
-  server.createBucket(bucket);
+  harness.server.createBucket(bucket);
   return bucket;
 }
 
@@ -53,7 +35,7 @@ function start(bucket: string, overrides: Partial<S3EventSourceOptions> = {}) {
   const events: S3Event[] = [];
   const contexts: Context[] = [];
   const source = startS3EventSource({
-    s3,
+    s3: harness.client,
     bucket,
     functionName: 'splitter',
     functionTimeoutSeconds: 1,
@@ -62,14 +44,14 @@ function start(bucket: string, overrides: Partial<S3EventSourceOptions> = {}) {
       contexts.push(context);
     },
     retryDelayMs: 20,
-    onPollerError: (error) => pollerErrors.push(error),
+    onPollerError: harness.onPollerError,
     ...overrides,
   });
-  sources.push(source);
+  harness.track(source);
   return { source, events, contexts };
 }
 
-const put = (bucket: string, key: string, body: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+const put = (bucket: string, key: string, body: string) => harness.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 const objectsOf = (events: S3Event[]) => events.flatMap((event) => event.Records.map((record) => record.s3.object));
 
@@ -184,7 +166,7 @@ describe.concurrent('startS3EventSource', () => {
 
     await new Promise((resolve) => setTimeout(resolve, 5));
     await put(bucket, 'same.mp4', 'bytes');
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'gone.mp4' }));
+    await harness.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'gone.mp4' }));
     await source.flush();
     await put(bucket, 'gone.mp4', 'bytes');
     await source.flush();
@@ -194,9 +176,9 @@ describe.concurrent('startS3EventSource', () => {
 
   it('reports a multipart upload as ObjectCreated:CompleteMultipartUpload with its multipart ETag', async () => {
     const bucket = createBucket();
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big.mp4' }));
-    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big.mp4', UploadId, PartNumber: 1, Body: 'part' }));
-    await s3.send(
+    const { UploadId } = await harness.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big.mp4' }));
+    const { ETag } = await harness.client.send(new UploadPartCommand({ Bucket: bucket, Key: 'big.mp4', UploadId, PartNumber: 1, Body: 'part' }));
+    await harness.client.send(
       new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'big.mp4', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }),
     );
     const { source, events } = start(bucket);

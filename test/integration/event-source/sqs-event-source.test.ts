@@ -1,95 +1,15 @@
-import {
-  SendMessageBatchCommand,
-  SQSClient,
-  type SendMessageBatchRequestEntry,
-  type SendMessageBatchResultEntry,
-} from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSqsEventSource, type SqsEventSource, type SqsEventSourceOptions } from '../../../local/event-source/sqs-event-source.ts';
+import { describe, expect, it } from 'vitest';
+import { startSqsEventSource, type SqsEventSourceOptions } from '../../../local/event-source/sqs-event-source.ts';
+import { useSqsSourceHarness } from '../../helpers/sqs-source-harness.ts';
 
-let server: FauxqsServer;
-let sqs: SQSClient;
-const sources: SqsEventSource[] = [];
-const pollerErrors: unknown[] = [];
-let queueCount = 0;
-
-beforeAll(async () => {
-  server = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({
-    endpoint: server.address,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    useQueueUrlAsEndpoint: false,
-  });
-});
-
-afterEach(() => {
-  expect(pollerErrors).toEqual([]);
-});
-
-afterAll(async () => {
-  // Stopping waits out a long poll, so stop every source at once rather than one per test.
-  await Promise.all(sources.map((source) => source.stop()));
-  sqs.destroy();
-  await server.stop();
-});
-
-function createQueue(attributes: Record<string, string> = {}) {
-  const name = `queue-${++queueCount}`;
-  return { name, ...server.createQueue(name, { attributes: { VisibilityTimeout: '1', ...attributes } }) };
-}
+// Poller errors are checked after each test; the sources are all stopped at once after the last,
+// since stopping waits out a long poll.
+const harness = useSqsSourceHarness({ functionName: 'fan-out', checkPollerErrors: 'afterEach', waitTimeoutMs: 5000 });
+const { createQueue, sourceOptions, start, send, sendBodies, depth, waitUntil } = harness;
 
 type Handler = SqsEventSourceOptions['handler'];
-
-function start(queue: { queueUrl: string; queueArn: string }, handler: Handler, overrides: Partial<SqsEventSourceOptions> = {}) {
-  const source = startSqsEventSource({
-    sqs,
-    queueUrl: queue.queueUrl,
-    queueArn: queue.queueArn,
-    functionName: 'fan-out',
-    handler,
-    batchSize: 10,
-    maximumConcurrency: 2,
-    functionTimeoutSeconds: 1,
-    reportBatchItemFailures: true,
-    onInvocationError: () => {},
-    onPollerError: (error) => pollerErrors.push(error),
-    ...overrides,
-  });
-  sources.push(source);
-  return source;
-}
-
-async function send(queueUrl: string, entries: Omit<SendMessageBatchRequestEntry, 'Id'>[]) {
-  const sent: SendMessageBatchResultEntry[] = [];
-  for (let i = 0; i < entries.length; i += 10) {
-    const chunk = entries.slice(i, i + 10).map((entry, index) => ({ Id: String(index), ...entry }));
-    const response = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk }));
-    expect(response.Failed ?? []).toEqual([]);
-    for (const ok of response.Successful ?? []) sent[i + Number(ok.Id)] = ok;
-  }
-  return sent;
-}
-
-function sendBodies(queueUrl: string, bodies: string[]) {
-  return send(queueUrl, bodies.map((MessageBody) => ({ MessageBody })));
-}
-
-function depth(queueName: string) {
-  const { messages } = server.inspectQueue(queueName)!;
-  return { ready: messages.ready.length, inflight: messages.inflight.length, delayed: messages.delayed.length };
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A handler that records every record it is given, with its receive count, and delegates the answer. */
 function recordingHandler(answer: (event: SQSEvent, call: number) => Promise<SQSBatchResponse | void> | SQSBatchResponse | void = () => {}) {
@@ -262,7 +182,7 @@ describe.concurrent('startSqsEventSource', () => {
     await source.waitForInvocations(1);
     expect(seen.map((s) => s.body)).toEqual(['ok-1', 'fail-1', 'ok-2', 'fail-2']);
     expect(depth(queue.name)).toEqual({ ready: 0, inflight: 2, delayed: 0 });
-    expect(server.inspectQueue(queue.name)!.messages.inflight.map((entry) => entry.message.body).sort()).toEqual(['fail-1', 'fail-2']);
+    expect(harness.server.inspectQueue(queue.name)!.messages.inflight.map((entry) => entry.message.body).sort()).toEqual(['fail-1', 'fail-2']);
 
     await waitUntil(() => seen.length === 6);
     await source.waitForInvocations(source.stats.invocations);
@@ -393,18 +313,14 @@ describe.concurrent('startSqsEventSource', () => {
     await sendBodies(queue.queueUrl, ['never']);
     const rejected: unknown[] = [];
     const { handler, seen } = recordingHandler();
-    const source = startSqsEventSource({
-      sqs,
-      queueUrl: queue.queueUrl,
-      queueArn: queue.queueArn,
-      functionName: 'fan-out',
-      handler,
-      batchSize: 10,
-      maximumConcurrency: 2,
-      functionTimeoutSeconds: 5,
-      reportBatchItemFailures: true,
-      onPollerError: (error) => rejected.push(error),
-    });
+    const source = startSqsEventSource(
+      sourceOptions(queue, {
+        handler,
+        functionTimeoutSeconds: 5,
+        onInvocationError: undefined,
+        onPollerError: (error) => rejected.push(error),
+      }),
+    );
 
     await expect(source.ready).rejects.toThrow('Queue visibility timeout: 1 seconds is less than Function timeout: 5 seconds');
     await source.stop();
@@ -421,18 +337,12 @@ describe.concurrent('startSqsEventSource', () => {
     ['a batching window on a FIFO queue', { maximumBatchingWindowSeconds: 1, queueArn: 'arn:aws:sqs:us-east-1:000000000000:x.fifo' }, 'not supported for FIFO'],
   ])('refuses %s, as CreateEventSourceMapping does', (_name, overrides, message) => {
     expect(() =>
-      startSqsEventSource({
-        sqs,
-        queueUrl: 'http://unused',
-        queueArn: 'arn:aws:sqs:us-east-1:000000000000:x',
-        functionName: 'fan-out',
-        handler: async () => {},
-        batchSize: 10,
-        maximumConcurrency: 2,
-        functionTimeoutSeconds: 1,
-        reportBatchItemFailures: true,
-        ...overrides,
-      }),
+      startSqsEventSource(
+        sourceOptions(
+          { queueUrl: 'http://unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:x' },
+          { handler: async () => {}, onInvocationError: undefined, onPollerError: undefined, ...overrides },
+        ),
+      ),
     ).toThrow(message);
   });
 
@@ -441,22 +351,18 @@ describe.concurrent('startSqsEventSource', () => {
     await sendBodies(queue.queueUrl, ['in-flight']);
     let started = false;
     let finished = false;
-    const source = startSqsEventSource({
-      sqs,
-      queueUrl: queue.queueUrl,
-      queueArn: queue.queueArn,
-      functionName: 'fan-out',
-      handler: async () => {
-        started = true;
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        finished = true;
-      },
-      batchSize: 10,
-      maximumConcurrency: 2,
-      functionTimeoutSeconds: 5,
-      reportBatchItemFailures: false,
-      onPollerError: (error) => pollerErrors.push(error),
-    });
+    const source = startSqsEventSource(
+      sourceOptions(queue, {
+        handler: async () => {
+          started = true;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          finished = true;
+        },
+        functionTimeoutSeconds: 5,
+        reportBatchItemFailures: false,
+        onInvocationError: undefined,
+      }),
+    );
     await waitUntil(() => started);
 
     await source.stop();

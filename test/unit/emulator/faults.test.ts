@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../local/emulator/prng.ts';
 import {
@@ -7,30 +6,10 @@ import {
   type TransferEmulator,
   type UploadSession,
 } from '../../../local/emulator/transfer-service.ts';
+import { emulatorClient, putUrl, type Answer } from '../../helpers/emulator-client.ts';
 
-const HEADERS: Record<string, string> = {
-  authorization: 'XBL3.0 x=1;token',
-  'x-requestedserviceversion': '1',
-  'content-type': 'application/octet-stream',
-  accept: 'application/json',
-  'cache-control': 'no-cache',
-};
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
-function putUrl(session: UploadSession, blockNum?: number): string {
-  const block = blockNum === undefined ? '' : `&blockNum=${blockNum}`;
-  return `${session.uploadUri}?uploadId=${encodeURIComponent(session.uploadId)}${block}`;
-}
-
-async function put(url: string, body: Buffer, timeoutMs = 5_000): Promise<Answer> {
-  const response = await request(url, { method: 'PUT', headers: HEADERS, body, signal: AbortSignal.timeout(timeoutMs) });
-  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
-}
+// A block takes at most 5 s unless a test says otherwise, so a dropped connection fails the test rather than hanging it.
+const { put } = emulatorClient({ authorization: 'XBL3.0 x=1;token', timeoutMs: 5_000 });
 
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 2_000;
@@ -203,7 +182,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1, faults: { blocks: { 0: { answers: [{ stallMs: 60_000 }] } } } });
 
       // Act
-      await expect(put(putUrl(session, 0), Buffer.alloc(10, 1), 100)).rejects.toMatchObject({ name: 'TimeoutError' });
+      await expect(put(putUrl(session, 0), Buffer.alloc(10, 1), { timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
 
       // Assess
       await until(() => emulator.requests.length === 1);
@@ -219,7 +198,7 @@ describe('Function: startTransferEmulator', () => {
       });
 
       // Act
-      await expect(put(putUrl(session, 0), Buffer.alloc(10, 1), 100)).rejects.toMatchObject({ name: 'TimeoutError' });
+      await expect(put(putUrl(session, 0), Buffer.alloc(10, 1), { timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
 
       // Assess
       expect(emulator.committed(session.uploadId)).toStrictEqual(Buffer.alloc(10, 1));
@@ -228,7 +207,7 @@ describe('Function: startTransferEmulator', () => {
     it('Should end a stalled request when the emulator closes', async () => {
       // Prepare
       const session = emulator.openSession({ expectedBlocks: 1, faults: { blocks: { 0: { answers: [{ stallMs: 60_000 }] } } } });
-      const pending = put(putUrl(session, 0), Buffer.alloc(10, 1), 10_000);
+      const pending = put(putUrl(session, 0), Buffer.alloc(10, 1), { timeoutMs: 10_000 });
       await until(() => emulator.stats(session.uploadId).puts === 1);
 
       // Act

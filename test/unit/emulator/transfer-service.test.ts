@@ -6,36 +6,10 @@ import {
   type TransferEmulator,
   type UploadSession,
 } from '../../../local/emulator/transfer-service.ts';
+import { emulatorClient, putUrl, type Answer } from '../../helpers/emulator-client.ts';
 
 const TOKEN = 'XBL3.0 x=1234567890;secret-token-value';
-const HEADERS: Record<string, string> = {
-  authorization: TOKEN,
-  'x-requestedserviceversion': '1',
-  'content-type': 'application/octet-stream',
-  accept: 'application/json',
-  'cache-control': 'no-cache',
-};
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
-function putUrl(session: UploadSession, blockNum?: number | string): string {
-  const block = blockNum === undefined ? '' : `&blockNum=${blockNum}`;
-  return `${session.uploadUri}?uploadId=${encodeURIComponent(session.uploadId)}${block}`;
-}
-
-async function put(
-  url: string,
-  body: Buffer,
-  headers: Record<string, string> = HEADERS,
-  method: 'PUT' | 'GET' | 'POST' = 'PUT',
-): Promise<Answer> {
-  const response = await request(url, { method, headers, body: method === 'GET' ? undefined : body });
-  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
-}
+const { HEADERS, put } = emulatorClient({ authorization: TOKEN });
 
 function errorCode(answer: Answer): string | undefined {
   return answer.text === '' ? undefined : (JSON.parse(answer.text) as { errorCode: string }).errorCode;
@@ -204,7 +178,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), Buffer.alloc(0), HEADERS, 'GET');
+      const answer = await put(putUrl(session, 0), Buffer.alloc(0), { method: 'GET' });
 
       // Assess
       expect(answer.status).toBe(405);
@@ -313,7 +287,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), bytes(10, 1), withoutHeader('authorization'));
+      const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: withoutHeader('authorization') });
 
       // Assess
       expect(answer.status).toBe(401);
@@ -325,7 +299,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), bytes(10, 1), { ...HEADERS, authorization: 'XBL3.0 x=1;stale' });
+      const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: { ...HEADERS, authorization: 'XBL3.0 x=1;stale' } });
 
       // Assess
       expect(answer.status).toBe(401);
@@ -337,7 +311,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), bytes(10, 1), withoutHeader('x-requestedserviceversion'));
+      const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: withoutHeader('x-requestedserviceversion') });
 
       // Assess
       expect(answer.status).toBe(400);
@@ -349,7 +323,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), bytes(10, 1), { ...HEADERS, 'x-requestedserviceversion': '2' });
+      const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: { ...HEADERS, 'x-requestedserviceversion': '2' } });
 
       // Assess
       expect(answer.status).toBe(400);
@@ -363,7 +337,7 @@ describe('Function: startTransferEmulator', () => {
         const session = emulator.openSession({ expectedBlocks: 1 });
 
         // Act
-        const answer = await put(putUrl(session, 0), bytes(10, 1), withoutHeader(name));
+        const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: withoutHeader(name) });
 
         // Assess
         expect(answer.status).toBe(400);
@@ -380,7 +354,7 @@ describe('Function: startTransferEmulator', () => {
       const session = emulator.openSession({ expectedBlocks: 1 });
 
       // Act
-      const answer = await put(putUrl(session, 0), bytes(10, 1), { ...HEADERS, accept: 'text/html' });
+      const answer = await put(putUrl(session, 0), bytes(10, 1), { headers: { ...HEADERS, accept: 'text/html' } });
 
       // Assess
       expect(answer.status).toBe(406);
@@ -564,7 +538,7 @@ describe('Function: startTransferEmulator', () => {
 
       // Act
       await put(putUrl(session, 1), bytes(40, 1));
-      await put(putUrl(session, 0), bytes(40, 1), { ...HEADERS, authorization: 'XBL3.0 x=1;wrong-token' });
+      await put(putUrl(session, 0), bytes(40, 1), { headers: { ...HEADERS, authorization: 'XBL3.0 x=1;wrong-token' } });
 
       // Assess
       const logged = emulator.requests.map(({ at, ...rest }) => rest);
