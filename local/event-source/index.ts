@@ -6,7 +6,7 @@ export { asyncFailureRecord, type AsyncFailureRecord } from './async-failure-rec
 export { invokeAsync, type AsyncInvocationFailure, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
 export { invokeWithTimeout, LambdaTimeoutError, type InvocationOutcome, type LambdaHandler } from './invoke-with-timeout.ts';
 export { createLambdaContext, LOCAL_ACCOUNT_ID, type LambdaContextOptions } from './lambda-context.ts';
-export { decodeS3EventKey, encodeS3EventKey } from './s3-event-key.ts';
+export { encodeS3EventKey } from './s3-event-key.ts';
 export { nextS3Sequencer, s3ObjectCreatedEvent, s3TestEvent, type S3ObjectCreatedDetails, type S3TestEvent } from './s3-event.ts';
 export {
   deliverS3Event,

@@ -21,8 +21,3 @@ export function encodeS3EventKey(key: string): string {
   }
   return encoded;
 }
-
-/** Inverse of {@link encodeS3EventKey}: what a handler must do to get the real key back. */
-export function decodeS3EventKey(encodedKey: string): string {
-  return decodeURIComponent(encodedKey.replaceAll('+', ' '));
-}
