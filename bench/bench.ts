@@ -78,6 +78,7 @@ async function bundleWorker(dir: string): Promise<string> {
     minify: true,
     keepNames: true,
     external: ['@aws-sdk/*'],
+    define: { esbuildDetection: 'true' },
     outfile,
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'error',

@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { loadSettings } from '../local/settings.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -19,6 +20,9 @@ const FUNCTION_ENV = {
   POWERTOOLS_SERVICE_NAME: 'clip-relay',
   POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
 };
+
+/** The NODE_OPTIONS serverless.yml gives the function: the fan-out runs with its V8 flags. */
+const nodeOptions = (name: string): Record<string, string> => (name === 'fan-out' ? { NODE_OPTIONS: loadSettings().fanOut.v8Flags } : {});
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -40,7 +44,7 @@ export async function measureBundles(runs = 5): Promise<Record<string, { bundleK
       const probe = `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`;
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { env: { PATH: process.env.PATH, ...FUNCTION_ENV } });
+        const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { env: { PATH: process.env.PATH, ...FUNCTION_ENV, ...nodeOptions(name) } });
         times.push(Number(stdout));
       }
       results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs: median(times) };

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redact } from '../redact.ts';
+import { requestWith } from './http.ts';
 import type { PutAnswer } from './put-answer.ts';
 
 /** The most of an error body the relay reads; a ServiceErrorResponse is far smaller. */
@@ -50,9 +51,8 @@ function header(headers: Dispatcher.ResponseData['headers'], name: string): stri
  */
 export async function putBlock(input: PutBlockRequest): Promise<PutAnswer> {
   try {
-    const response = await request(input.url, {
+    const response = await requestWith(input.dispatcher, input.url, {
       method: 'PUT',
-      dispatcher: input.dispatcher,
       signal: input.signal,
       body: input.body,
       headers: {
