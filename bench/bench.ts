@@ -1,7 +1,7 @@
 // `npm run bench [-- --json]`: the relay's speed, memory, size and cost, each against a goal and,
 // for throughput, against a direct uploader measured in the same run (machines here are noisy:
 // ratios, not absolute times). Progress goes to stderr; the table (or JSON, last line) to stdout.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
@@ -26,7 +26,6 @@ import { countRequests, type RequestCounts } from '../local/request-counter.ts';
 import { createLocalQueues, localRelayEnv } from '../local/resources.ts';
 import { loadSettings } from '../local/settings.ts';
 import { measureBundles } from './bundles.ts';
-import { directUpload } from './direct-upload.ts';
 import prices from './prices.json' with { type: 'json' };
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -34,13 +33,14 @@ const MiB = 1024 * 1024;
 const GB = 1e9;
 const CLIP_BYTES = 256 * MiB;
 const BLOCK_BYTES = 2 * MiB;
-// Total PUTs in flight for both uploaders: fan-out invocations x PUTs per invocation.
-// Knobs for exploring (env BENCH_*); the defaults are the tested settings.
-const FAN_OUT_INVOCATIONS = Number(process.env.BENCH_FAN_OUT_INVOCATIONS ?? 2);
-const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? 4);
+// Total PUTs in flight for both uploaders: fan-out environments x PUTs per invocation. The
+// defaults are the deployed settings: Lambda's minimum maximumConcurrency (2) and
+// settings.fanOut.putConcurrency. Knobs for exploring (env BENCH_*).
+const FAN_OUT_ENVIRONMENTS = Number(process.env.BENCH_FAN_OUT_ENVIRONMENTS ?? 2);
+const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? loadSettings().fanOut.putConcurrency);
 const BATCH_SIZE = process.env.BENCH_BATCH_SIZE === undefined ? undefined : Number(process.env.BENCH_BATCH_SIZE);
-const CONCURRENCY = FAN_OUT_INVOCATIONS * PUTS_PER_INVOCATION;
-const ROUNDS = 2;
+const CONCURRENCY = FAN_OUT_ENVIRONMENTS * PUTS_PER_INVOCATION;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const TOKEN = `XBL3.0 x=bench;${randomBytes(16).toString('hex')}`;
@@ -50,6 +50,7 @@ const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 interface WorkerReport {
   peakRssMiB: number;
   peaks: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+  cpuMs: number;
   usage: { invocations: number; busyMs: number };
   requests: Record<string, number>;
 }
@@ -57,20 +58,21 @@ interface WorkerReport {
 interface RelayRun {
   ms: number;
   firstPutMs: number;
-  worker: WorkerReport;
+  /** One report per fan-out environment (process). */
+  workers: WorkerReport[];
   usage: Record<FunctionName, { invocations: number; busyMs: number }>;
   requests: Record<string, number>;
   receipt: Receipt;
 }
 
 /**
- * The fan-out worker bundled the way serverless.yml bundles the Lambda (esbuild, ESM, minified,
+ * A bench worker bundled the way serverless.yml bundles the Lambdas (esbuild, ESM, minified,
  * @aws-sdk external): running it as TypeScript would add Node's type stripper to its memory.
  */
-async function bundleWorker(dir: string): Promise<string> {
-  const outfile = join(dir, 'fan-out-worker.mjs');
+async function bundleWorker(dir: string, name: 'fan-out-worker' | 'direct-worker'): Promise<string> {
+  const outfile = join(dir, `${name}.mjs`);
   await build({
-    entryPoints: [new URL('./fan-out-worker.ts', import.meta.url).pathname],
+    entryPoints: [new URL(`./${name}.ts`, import.meta.url).pathname],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -86,12 +88,45 @@ async function bundleWorker(dir: string): Promise<string> {
   return outfile;
 }
 
-/** Relays `file` once: fauxqs + splitter/finalizer/dead-letter here, the fan-out in its own process. */
+/** A worker's next message; a worker that exits first (a bad BENCH_* knob, a crash) fails the bench. */
+async function workerMessage(worker: ChildProcess): Promise<unknown> {
+  const exited = once(worker, 'exit').then(([code, signal]) => {
+    throw new Error(`a bench worker exited (${signal ?? `code ${code}`}) before reporting`);
+  });
+  exited.catch(() => {});
+  return (await Promise.race([once(worker, 'message'), exited]))[0];
+}
+
+/** Uploads `file` with the direct uploader, in a process of its own as a team's uploader would run. */
+async function directOnce(file: string, bytes: Buffer, directBundle: string): Promise<number> {
+  const emulator = await startTransferEmulator({ authorization: TOKEN });
+  const expectedBlocks = Math.ceil(bytes.length / BLOCK_BYTES);
+  const session = emulator.openSession({ expectedBlocks, fileSize: bytes.length });
+  const uploader = fork(directBundle, [
+    JSON.stringify({ file, size: bytes.length, uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks, authorization: TOKEN, concurrency: CONCURRENCY }),
+  ]);
+  try {
+    const { ms } = (await workerMessage(uploader)) as { ms: number };
+    if (!emulator.committed(session.uploadId)?.equals(bytes)) throw new Error('direct upload did not commit the exact bytes');
+    return ms;
+  } finally {
+    if (uploader.exitCode === null) uploader.kill();
+    await emulator.close();
+  }
+}
+
+/**
+ * Relays `file` once: fauxqs, the emulator and the splitter/finalizer/dead-letter here; the
+ * fan-out as FAN_OUT_ENVIRONMENTS processes, each one Lambda execution environment (one
+ * invocation at a time), as AWS runs it.
+ */
 async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Promise<RelayRun> {
   const emulator = await startTransferEmulator({ authorization: TOKEN });
-  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: REGION });
+  // The spy tells the bench when the receipt lands, without polling S3 for it (which took CPU
+  // from the relay it measures).
+  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: REGION, messageSpies: { bufferSize: 1000 } });
   const settings = loadSettings();
-  settings.fanOut.maximumConcurrency = FAN_OUT_INVOCATIONS;
+  settings.fanOut.maximumConcurrency = FAN_OUT_ENVIRONMENTS;
   if (BATCH_SIZE !== undefined) settings.fanOut.batchSize = BATCH_SIZE;
   const queues = createLocalQueues(fauxqs, settings);
   const configEnv = { CLIP_RELAY_ALLOWED_HOSTS: '127.0.0.1', CLIP_RELAY_PUT_CONCURRENCY: String(PUTS_PER_INVOCATION) };
@@ -115,14 +150,18 @@ async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Pro
     logLevel: 'ERROR',
     run: ['splitter', 'finalizer', 'deadLetter'],
   });
-  const worker = fork(workerBundle, [
-    JSON.stringify({ endpoint: fauxqs.address, region: REGION, bucket, settings, configEnv: relayEnv, queues }),
-  ], { env: { ...process.env, XBL_AUTHORIZATION: TOKEN }, execArgv: (process.env.BENCH_WORKER_NODE_OPTIONS ?? settings.fanOut.v8Flags).split(' ').filter(Boolean) });
+  const workers = Array.from({ length: FAN_OUT_ENVIRONMENTS }, () =>
+    fork(workerBundle, [JSON.stringify({ endpoint: fauxqs.address, region: REGION, bucket, settings, configEnv: relayEnv, queues })], {
+      env: { ...process.env, XBL_AUTHORIZATION: TOKEN },
+      execArgv: (process.env.BENCH_WORKER_NODE_OPTIONS ?? settings.fanOut.v8Flags).split(' ').filter(Boolean),
+    }),
+  );
   try {
-    await once(worker, 'message');
+    await Promise.all(workers.map(workerMessage));
     const expectedBlocks = Math.ceil(bytes.length / BLOCK_BYTES);
     const session = emulator.openSession({ expectedBlocks, fileSize: bytes.length });
     const key = `${config.incomingPrefix}bench-${Date.now()}.mp4`;
+    const receiptLanded = fauxqs.spy.waitForMessage({ service: 's3', bucket, key: receiptKey(config.receiptsPrefix, key) }, 'uploaded', 300_000);
     await new Upload({
       client: bench.s3,
       partSize: 8 * MiB,
@@ -130,24 +169,23 @@ async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Pro
       params: { Bucket: bucket, Key: key, Body: createReadStream(file), Metadata: ticketMetadata({ uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks }) },
     }).done();
     const dropped = Date.now();
-    let receipt: Receipt | undefined;
-    while (receipt === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      receipt = await bench.s3
-        .send(new GetObjectCommand({ Bucket: bucket, Key: receiptKey(config.receiptsPrefix, key) }))
-        .then(async (object) => JSON.parse(await object.Body!.transformToString()) as Receipt, () => undefined);
-      if (Date.now() - dropped > 300_000) throw new Error('no receipt after 300 s');
-    }
-    const ms = Date.now() - dropped;
+    const ms = (await receiptLanded).timestamp - dropped;
+    const receipt = await bench.s3
+      .send(new GetObjectCommand({ Bucket: bucket, Key: receiptKey(config.receiptsPrefix, key) }))
+      .then(async (object) => JSON.parse(await object.Body!.transformToString()) as Receipt);
     if (receipt.status !== 'committed' || !emulator.committed(session.uploadId)?.equals(bytes)) {
       throw new Error(`relay did not commit the exact bytes: ${JSON.stringify(receipt)}`);
     }
     const firstPutMs = Math.min(...emulator.requests.map((request) => request.at)) - dropped;
-    worker.send({ stop: true });
-    const [report] = (await once(worker, 'message')) as [WorkerReport];
-    return { ms, firstPutMs, worker: report, usage: { ...functions.usage }, requests: Object.fromEntries(requests), receipt };
+    const reports = await Promise.all(
+      workers.map((worker) => {
+        worker.send({ stop: true });
+        return workerMessage(worker) as Promise<WorkerReport>;
+      }),
+    );
+    return { ms, firstPutMs, workers: reports, usage: { ...functions.usage }, requests: Object.fromEntries(requests), receipt };
   } finally {
-    if (worker.connected) worker.kill();
+    for (const worker of workers) if (worker.exitCode === null) worker.kill();
     await functions.stop();
     for (const client of [relay.s3, relay.sqs, bench.s3, bench.sqs]) client.destroy();
     await fauxqs.stop();
@@ -184,7 +222,9 @@ async function planFourGiB(): Promise<number> {
 /** USD to relay 1 GB, from the AWS requests and Lambda time one relay run actually used. */
 function costPerGB(run: RelayRun, bytes: number) {
   const counts = new Map<string, number>();
-  for (const source of [run.requests, run.worker.requests]) for (const [name, n] of Object.entries(source)) counts.set(name, (counts.get(name) ?? 0) + n);
+  for (const source of [run.requests, ...run.workers.map((worker) => worker.requests)]) {
+    for (const [name, n] of Object.entries(source)) counts.set(name, (counts.get(name) ?? 0) + n);
+  }
   // Listing is the local stand-in for S3 notifications, which AWS does not bill.
   counts.delete('S3:ListObjectsV2');
   let s3Usd = 0;
@@ -203,7 +243,8 @@ function costPerGB(run: RelayRun, bytes: number) {
     deadLetter: settings.deadLetter.memorySize / 1024,
     stuckClips: settings.stuckClips.memorySize / 1024,
   };
-  const usage = { ...run.usage, fanOut: run.worker.usage };
+  const fanOut = run.workers.reduce((sum, worker) => ({ invocations: sum.invocations + worker.usage.invocations, busyMs: sum.busyMs + worker.usage.busyMs }), { invocations: 0, busyMs: 0 });
+  const usage = { ...run.usage, fanOut };
   let invocations = 0;
   let gbSeconds = 0;
   for (const name of Object.keys(usage) as FunctionName[]) {
@@ -232,19 +273,15 @@ try {
   const file = join(dir, 'bench-clip.mp4');
   await writeFile(file, randomBytes(CLIP_BYTES));
   const bytes = await readFile(file);
-  const workerBundle = await bundleWorker(join(ROOT, 'node_modules/.cache'));
+  const workerBundle = await bundleWorker(join(ROOT, 'node_modules/.cache'), 'fan-out-worker');
+  const directBundle = await bundleWorker(join(ROOT, 'node_modules/.cache'), 'direct-worker');
 
   const directMs: number[] = [];
   const relays: RelayRun[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     progress(`round ${round}/${ROUNDS}: direct upload, concurrency ${CONCURRENCY}`);
-    const emulator = await startTransferEmulator({ authorization: TOKEN });
-    const expectedBlocks = Math.ceil(CLIP_BYTES / BLOCK_BYTES);
-    const session = emulator.openSession({ expectedBlocks, fileSize: CLIP_BYTES });
-    directMs.push(await directUpload({ file, size: CLIP_BYTES, uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks, authorization: TOKEN, concurrency: CONCURRENCY }));
-    if (!emulator.committed(session.uploadId)?.equals(bytes)) throw new Error('direct upload did not commit the exact bytes');
-    await emulator.close();
-    progress(`round ${round}/${ROUNDS}: relay, ${FAN_OUT_INVOCATIONS} fan-out invocations x ${PUTS_PER_INVOCATION} PUTs`);
+    directMs.push(await directOnce(file, bytes, directBundle));
+    progress(`round ${round}/${ROUNDS}: relay, ${FAN_OUT_ENVIRONMENTS} fan-out environments x ${PUTS_PER_INVOCATION} PUTs`);
     relays.push(await relayOnce(file, bytes, workerBundle));
   }
   // Best of the rounds for each: the noise on a shared machine only ever slows a run down.
@@ -262,9 +299,14 @@ try {
     directMiBps: Number(directMiBps.toFixed(1)),
     relayVsDirect: Number((relayMiBps / directMiBps).toFixed(3)),
     firstPutMs: Math.round(Math.min(...relays.map((r) => r.firstPutMs))),
-    fanoutPeakRssMiB: Number(Math.max(...relays.map((r) => r.worker.peakRssMiB)).toFixed(1)),
-    // Sampled every 5 ms in the worker: where the peak goes (JS heap vs Buffers awaiting GC).
-    fanoutPeakMemoryMiB: Object.fromEntries(Object.entries(bestRelay.worker.peaks).map(([k, v]) => [k, Number(v.toFixed(1))])),
+    // The highest of any fan-out environment in any round.
+    fanoutPeakRssMiB: Number(Math.max(...relays.flatMap((r) => r.workers.map((w) => w.peakRssMiB))).toFixed(1)),
+    // Sampled every 50 ms in each environment: where the peak goes (JS heap vs Buffers awaiting GC).
+    fanoutPeakMemoryMiB: Object.fromEntries(
+      (['rss', 'heapUsed', 'external', 'arrayBuffers'] as const).map((k) => [k, Number(Math.max(...bestRelay.workers.map((w) => w.peaks[k])).toFixed(1))]),
+    ),
+    // CPU the fan-out environments used in the best relay, all of them together.
+    fanoutCpuMs: Math.round(bestRelay.workers.reduce((sum, w) => sum + w.cpuMs, 0)),
     bundleKiB: Object.fromEntries(Object.entries(bundles).map(([name, b]) => [name, Number(b.bundleKiB.toFixed(1))])),
     initMs: Object.fromEntries(Object.entries(bundles).map(([name, b]) => [name, Number(b.initMs.toFixed(1))])),
     plan4GiBMs: Math.round(plan4GiBMs),

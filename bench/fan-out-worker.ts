@@ -1,5 +1,6 @@
-// The fan-out in a process of its own, as a Lambda would be: it polls the bench's blocks queue
-// and PUTs to the emulator; on "stop" it reports its peak RSS, usage and AWS request counts.
+// One fan-out execution environment, in a process of its own as on Lambda: it polls the bench's
+// blocks queue, one invocation at a time, and PUTs to the emulator; on "stop" it reports its
+// peak RSS, CPU time, usage and AWS request counts.
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { readConfig } from '../lib/config.ts';
@@ -42,23 +43,27 @@ const functions = await startLocalFunctions({
   queues: input.queues,
   tokens: envTokens(),
   run: ['fanOut'],
+  fanOutPollers: 1,
 });
 const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 const sampler = setInterval(() => {
   const m = process.memoryUsage();
   for (const k of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[k] = Math.max(peaks[k], m[k] / 1048576);
-}, 5);
+}, 50);
 process.send!({ ready: true });
 process.on('message', async (message: { stop?: boolean }) => {
   if (!message.stop) return;
   await functions.stop();
   clearInterval(sampler);
-  process.send!({
-    peakRssMiB: peakRssMiB(),
-    peaks,
-    usage: functions.usage.fanOut,
-    requests: Object.fromEntries(requests),
-    metrics: Object.fromEntries(functions.metrics.totals),
-  });
-  process.disconnect();
+  process.send!(
+    {
+      peakRssMiB: peakRssMiB(),
+      peaks,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      usage: functions.usage.fanOut,
+      requests: Object.fromEntries(requests),
+      metrics: Object.fromEntries(functions.metrics.totals),
+    },
+    () => process.exit(0),
+  );
 });

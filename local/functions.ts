@@ -51,6 +51,11 @@ export interface LocalFunctionsOptions {
   skipExistingClips?: boolean;
   /** Which functions get an event source here; default all (a worker process may run only one). `stuckClips` has none. */
   run?: readonly FunctionName[];
+  /**
+   * The fan-out pollers this process runs (default: its maximumConcurrency). 1 makes the
+   * process one Lambda execution environment: one invocation at a time, as in AWS.
+   */
+  fanOutPollers?: number;
 }
 
 /**
@@ -65,7 +70,8 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
   const metrics = recordingMetrics();
   const clips = s3ClipStore(s3);
   const relayQueues = sqsRelayQueues(sqs, config);
-  const dispatcher = createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency * settings.fanOut.maximumConcurrency });
+  const fanOutPollers = options.fanOutPollers ?? settings.fanOut.maximumConcurrency;
+  const dispatcher = createUploadAgent({ putTimeoutMs: config.putTimeoutMs, connections: config.putConcurrency * fanOutPollers });
 
   const usage = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, { invocations: 0, busyMs: 0 }])) as Record<FunctionName, { invocations: number; busyMs: number }>;
   const timed = <E, R>(name: FunctionName, handler: (event: E, context: Context) => Promise<R>) =>
@@ -127,7 +133,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
       sink(JSON.stringify({ level: 'ERROR', function: 'splitter', message: 'on-failure destination unreachable: the event is lost', error: String(sendError) }));
     }
   }
-  const sqsSource = (name: Exclude<FunctionName, 'splitter' | 'stuckClips'>, queue: LocalQueue, fn: { timeoutSeconds: number; memorySize: number; batchSize: number }, extra: { maximumConcurrency: number; maximumBatchingWindowSeconds?: number }) =>
+  const sqsSource = (name: Exclude<FunctionName, 'splitter' | 'stuckClips'>, queue: LocalQueue, fn: { timeoutSeconds: number; memorySize: number; batchSize: number }, extra: { maximumConcurrency: number; pollers?: number; maximumBatchingWindowSeconds?: number }) =>
     startSqsEventSource({
       sqs,
       queueUrl: queue.url,
@@ -163,6 +169,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
     fanOut: run.has('fanOut')
       ? sqsSource('fanOut', queues.blocks, settings.fanOut, {
           maximumConcurrency: settings.fanOut.maximumConcurrency,
+          pollers: fanOutPollers,
           maximumBatchingWindowSeconds: settings.fanOut.maximumBatchingWindowSeconds,
         })
       : undefined,

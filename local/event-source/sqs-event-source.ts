@@ -27,6 +27,11 @@ export interface SqsEventSourceOptions {
   maximumBatchingWindowSeconds?: number;
   /** Concurrent invocations, 2–1000: one poller each. */
   maximumConcurrency: number;
+  /**
+   * Pollers this process runs, 1 to maximumConcurrency (default: all). A process standing for
+   * one of the mapping's execution environments runs 1, as the bench's fan-out workers do.
+   */
+  pollers?: number;
   /** 1–900. The queue's VisibilityTimeout must be at least this, as AWS checks when the mapping is created. */
   functionTimeoutSeconds: number;
   /** `memoryLimitInMB` in the context; default 128. */
@@ -108,7 +113,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
 
   const ready = checkQueue(options);
   const polling = ready.then(
-    () => Promise.all(Array.from({ length: options.maximumConcurrency }, () => runPoller())),
+    () => Promise.all(Array.from({ length: options.pollers ?? options.maximumConcurrency }, () => runPoller())),
     (error: unknown) => reportPollerError(error),
   );
 
@@ -270,6 +275,7 @@ function validateOptions(options: SqsEventSourceOptions, isFifo: boolean, window
   requireInteger('batchSize', options.batchSize, 1, maxBatchSize);
   requireInteger('maximumBatchingWindowSeconds', windowSeconds, 0, 300);
   requireInteger('maximumConcurrency', options.maximumConcurrency, 2, 1000);
+  if (options.pollers !== undefined) requireInteger('pollers', options.pollers, 1, options.maximumConcurrency);
   requireInteger('functionTimeoutSeconds', options.functionTimeoutSeconds, 1, 900);
   requireInteger('pollWaitSeconds', pollWaitSeconds, 0, 20);
   if (isFifo && windowSeconds > 0) {

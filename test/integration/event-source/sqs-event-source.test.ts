@@ -153,6 +153,28 @@ describe.concurrent('startSqsEventSource', () => {
     expect(source.stats).toEqual({ invocations: 6, records: 6, failedRecords: 0, timeouts: 0, errors: 0 });
   });
 
+  it('runs one invocation at a time with pollers 1 (one execution environment of the mapping)', async () => {
+    const queue = createQueue({ VisibilityTimeout: '5' });
+    await sendBodies(queue.queueUrl, ['1', '2', '3', '4']);
+    let running = 0;
+    let maxRunning = 0;
+    const source = start(
+      queue,
+      async () => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running -= 1;
+      },
+      { batchSize: 1, maximumConcurrency: 3, pollers: 1, functionTimeoutSeconds: 5 },
+    );
+
+    await source.waitForInvocations(4);
+
+    expect(maxRunning).toBe(1);
+    expect(source.stats).toEqual({ invocations: 4, records: 4, failedRecords: 0, timeouts: 0, errors: 0 });
+  });
+
   it('also works with short polling (pollWaitSeconds 0), and then stops almost at once', async () => {
     const queue = createQueue();
     const { handler, seen } = recordingHandler();
@@ -332,6 +354,8 @@ describe.concurrent('startSqsEventSource', () => {
   it.each<[string, Partial<SqsEventSourceOptions>, string]>([
     ['batchSize above 10 without a window', { batchSize: 11 }, 'maximumBatchingWindowSeconds must be at least 1'],
     ['maximumConcurrency below 2', { maximumConcurrency: 1 }, 'maximumConcurrency must be an integer from 2 to 1000'],
+    ['more pollers than maximumConcurrency', { maximumConcurrency: 2, pollers: 3 }, 'pollers must be an integer from 1 to 2'],
+    ['no pollers', { pollers: 0 }, 'pollers must be an integer from 1 to'],
     ['a fractional pollWaitSeconds', { pollWaitSeconds: 0.5 }, 'pollWaitSeconds must be an integer from 0 to 20'],
     ['batchSize above 10 on a FIFO queue', { batchSize: 11, queueArn: 'arn:aws:sqs:us-east-1:000000000000:x.fifo' }, 'batchSize must be an integer from 1 to 10'],
     ['a batching window on a FIFO queue', { maximumBatchingWindowSeconds: 1, queueArn: 'arn:aws:sqs:us-east-1:000000000000:x.fifo' }, 'not supported for FIFO'],
