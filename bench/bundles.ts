@@ -21,8 +21,9 @@ const FUNCTION_ENV = {
   POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
 };
 
-/** The NODE_OPTIONS serverless.yml gives the function: the fan-out runs with its V8 flags. */
-const nodeOptions = (name: string): Record<string, string> => (name === 'fan-out' ? { NODE_OPTIONS: loadSettings().fanOut.v8Flags } : {});
+/** What serverless.yml adds to the fan-out's environment: its V8 flags and malloc arenas. */
+const nodeOptions = (name: string): Record<string, string> =>
+  name === 'fan-out' ? { NODE_OPTIONS: loadSettings().fanOut.v8Flags, MALLOC_ARENA_MAX: String(loadSettings().fanOut.mallocArenaMax) } : {};
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 

@@ -50,6 +50,8 @@ const sampler = setInterval(() => {
   const m = process.memoryUsage();
   for (const k of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[k] = Math.max(peaks[k], m[k] / 1048576);
 }, 50);
+const readyRssMiB = process.memoryUsage().rss / 1048576;
+const readyCpuMs = (process.cpuUsage().user + process.cpuUsage().system) / 1000;
 process.send!({ ready: true });
 process.on('message', async (message: { stop?: boolean }) => {
   if (!message.stop) return;
@@ -59,7 +61,8 @@ process.on('message', async (message: { stop?: boolean }) => {
     {
       peakRssMiB: peakRssMiB(),
       peaks,
-      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      readyRssMiB,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 - readyCpuMs,
       usage: functions.usage.fanOut,
       requests: Object.fromEntries(requests),
       metrics: Object.fromEntries(functions.metrics.totals),

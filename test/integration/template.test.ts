@@ -41,6 +41,7 @@ interface Settings {
     putConcurrency: number;
     putTimeoutMs: number;
     v8Flags: string;
+    mallocArenaMax: number;
   };
   finalizer: { timeoutSeconds: number; memorySize: number; batchSize: number };
   deadLetter: { timeoutSeconds: number; memorySize: number; batchSize: number; queueVisibilityTimeoutSeconds: number };
@@ -455,8 +456,8 @@ const EXPECTED_ENV = {
 /** What a function's environment adds to the shared one: the stuck-clips function's bucket and threshold. */
 function ownEnv(name: string, o: { bucket: string; stuckAfterSeconds: string }): Record<string, string> {
   if (name === 'stuck-clips') return { CLIP_RELAY_BUCKET: o.bucket, CLIP_RELAY_STUCK_AFTER_SECONDS: o.stuckAfterSeconds };
-  // The fan-out alone runs with V8 flags.
-  if (name === 'fan-out') return { NODE_OPTIONS: settings.fanOut.v8Flags };
+  // The fan-out alone runs with V8 flags and fewer malloc arenas.
+  if (name === 'fan-out') return { NODE_OPTIONS: settings.fanOut.v8Flags, MALLOC_ARENA_MAX: String(settings.fanOut.mallocArenaMax) };
   return {};
 }
 const DEFAULT_OWN_ENV = { bucket: 'clip-relay-dev-us-east-1-clips', stuckAfterSeconds: String(settings.stuckClips.stuckAfterSeconds) };
