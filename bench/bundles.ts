@@ -1,7 +1,7 @@
 // Packages the service with osls (offline) and measures each function's artifact: zipped size
 // and the time a fresh Node process takes to load the bundle and construct the handler.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,14 +27,33 @@ const nodeOptions = (name: string): Record<string, string> =>
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** A function's figures: its zip, and median cold-load times of the bundle and of its AWS SDK alone. */
+export interface BundleFigures {
+  bundleKiB: number;
+  initMs: number;
+  /** The same-run baseline: importing only the @aws-sdk clients the bundle imports. */
+  sdkInitMs: number;
+  sdkClients: string[];
+}
+
+/** Median milliseconds of `runs` fresh Node processes each running `probe` (it prints its own time). */
+async function medianProbe(probe: string, runs: number, env: Record<string, string>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+    times.push(Number(stdout));
+  }
+  return median(times);
+}
+
 /** Zipped KiB and median init milliseconds (of `runs` fresh processes) per function. */
-export async function measureBundles(runs = 5): Promise<Record<string, { bundleKiB: number; initMs: number }>> {
+export async function measureBundles(runs = 5): Promise<Record<string, BundleFigures>> {
   const out = await mkdtemp(join(tmpdir(), 'clip-relay-bench-pkg-'));
   // Unpacked under node_modules so the bundles' external @aws-sdk imports resolve, as in the runtime.
   const unpacked = join(ROOT, 'node_modules/.cache/clip-relay-bench');
   try {
     await run(join(BIN, 'osls'), ['package', '--package', out], { cwd: ROOT, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
-    const results: Record<string, { bundleKiB: number; initMs: number }> = {};
+    const results: Record<string, BundleFigures> = {};
     for (const zip of (await readdir(out)).filter((name) => name.endsWith('.zip')).sort()) {
       const name = zip.replace(/\.zip$/, '');
       const dir = join(unpacked, name);
@@ -42,13 +61,20 @@ export async function measureBundles(runs = 5): Promise<Record<string, { bundleK
       await mkdir(dir, { recursive: true });
       await run('unzip', ['-q', '-o', join(out, zip), '-d', dir]);
       const bundle = join(dir, 'functions', `${name}.mjs`);
-      const probe = `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`;
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { env: { PATH: process.env.PATH, ...FUNCTION_ENV, ...nodeOptions(name) } });
-        times.push(Number(stdout));
-      }
-      results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs: median(times) };
+      const env = { ...FUNCTION_ENV, ...nodeOptions(name) };
+      const initMs = await medianProbe(
+        `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`,
+        runs,
+        env,
+      );
+      // The runtime provides these; their load time is the floor under any bundle that imports them.
+      const sdkClients = [...new Set([...(await readFile(bundle, 'utf8')).matchAll(/from\s*"(@aws-sdk\/client-[a-z0-9-]+)"/g)].map((m) => m[1]!))].sort();
+      const sdkInitMs = await medianProbe(
+        `const t = performance.now(); for (const m of ${JSON.stringify(sdkClients)}) await import(m); process.stdout.write(String(performance.now() - t));`,
+        runs,
+        env,
+      );
+      results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs, sdkInitMs, sdkClients };
     }
     return results;
   } finally {
