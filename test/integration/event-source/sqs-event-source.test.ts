@@ -131,9 +131,13 @@ describe.concurrent('startSqsEventSource', () => {
     expect(depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
   });
 
-  it('runs up to maximumConcurrency invocations at once', async () => {
+  it.each([
+    ['up to maximumConcurrency invocations at once', {}, 3, 6],
+    ['one invocation at a time with pollers 1 (one execution environment of the mapping)', { pollers: 1 }, 1, 4],
+  ])('runs %s', async (_name, pollers, expectedMaxRunning, messages) => {
     const queue = createQueue({ VisibilityTimeout: '5' });
-    await sendBodies(queue.queueUrl, ['1', '2', '3', '4', '5', '6']);
+    const bodies = Array.from({ length: messages }, (_, i) => String(i + 1));
+    await sendBodies(queue.queueUrl, bodies);
     let running = 0;
     let maxRunning = 0;
     const source = start(
@@ -144,35 +148,13 @@ describe.concurrent('startSqsEventSource', () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
         running -= 1;
       },
-      { batchSize: 1, maximumConcurrency: 3, functionTimeoutSeconds: 5 },
+      { batchSize: 1, maximumConcurrency: 3, functionTimeoutSeconds: 5, ...pollers },
     );
 
-    await source.waitForInvocations(6);
+    await source.waitForInvocations(messages);
 
-    expect(maxRunning).toBe(3);
-    expect(source.stats).toEqual({ invocations: 6, records: 6, failedRecords: 0, timeouts: 0, errors: 0 });
-  });
-
-  it('runs one invocation at a time with pollers 1 (one execution environment of the mapping)', async () => {
-    const queue = createQueue({ VisibilityTimeout: '5' });
-    await sendBodies(queue.queueUrl, ['1', '2', '3', '4']);
-    let running = 0;
-    let maxRunning = 0;
-    const source = start(
-      queue,
-      async () => {
-        running += 1;
-        maxRunning = Math.max(maxRunning, running);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        running -= 1;
-      },
-      { batchSize: 1, maximumConcurrency: 3, pollers: 1, functionTimeoutSeconds: 5 },
-    );
-
-    await source.waitForInvocations(4);
-
-    expect(maxRunning).toBe(1);
-    expect(source.stats).toEqual({ invocations: 4, records: 4, failedRecords: 0, timeouts: 0, errors: 0 });
+    expect(maxRunning).toBe(expectedMaxRunning);
+    expect(source.stats).toEqual({ invocations: messages, records: messages, failedRecords: 0, timeouts: 0, errors: 0 });
   });
 
   it('also works with short polling (pollWaitSeconds 0), and then stops almost at once', async () => {
