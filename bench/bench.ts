@@ -1,6 +1,8 @@
 // `npm run bench [-- --json]`: the relay's speed, memory, size and cost, each against a goal and,
 // for throughput, against a direct uploader measured in the same run (machines here are noisy:
 // ratios, not absolute times). Progress goes to stderr; the table (or JSON, last line) to stdout.
+// Run it through `npm run bench`: this process holds GiBs of Buffers for the stand-in services
+// and needs the larger initial old space package.json gives it, or V8 keeps mark-compacting.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
