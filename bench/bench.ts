@@ -43,6 +43,9 @@ const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? load
 const BATCH_SIZE = process.env.BENCH_BATCH_SIZE === undefined ? undefined : Number(process.env.BENCH_BATCH_SIZE);
 const CONCURRENCY = FAN_OUT_ENVIRONMENTS * PUTS_PER_INVOCATION;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+for (const [name, value] of Object.entries({ BENCH_FAN_OUT_ENVIRONMENTS: FAN_OUT_ENVIRONMENTS, BENCH_PUTS_PER_INVOCATION: PUTS_PER_INVOCATION, BENCH_ROUNDS: ROUNDS, BENCH_BATCH_SIZE: BATCH_SIZE ?? 1 })) {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
+}
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const TOKEN = `XBL3.0 x=bench;${randomBytes(16).toString('hex')}`;
@@ -91,13 +94,18 @@ async function bundleWorker(dir: string, name: 'fan-out-worker' | 'direct-worker
   return outfile;
 }
 
-/** A worker's next message; a worker that exits first (a bad BENCH_* knob, a crash) fails the bench. */
-async function workerMessage(worker: ChildProcess): Promise<unknown> {
-  const exited = once(worker, 'exit').then(([code, signal]) => {
+/** Rejects when `worker` exits: a bad BENCH_* knob or a crash fails the bench instead of hanging it. */
+function workerExit(worker: ChildProcess): Promise<never> {
+  const exited = once(worker, 'exit').then(([code, signal]): never => {
     throw new Error(`a bench worker exited (${signal ?? `code ${code}`}) before reporting`);
   });
   exited.catch(() => {});
-  return (await Promise.race([once(worker, 'message'), exited]))[0];
+  return exited;
+}
+
+/** A worker's next message, or the reason it will never come. */
+async function workerMessage(worker: ChildProcess): Promise<unknown> {
+  return (await Promise.race([once(worker, 'message'), workerExit(worker)]))[0];
 }
 
 /** Uploads `file` with the direct uploader, in a process of its own as a team's uploader would run. */
@@ -105,9 +113,12 @@ async function directOnce(file: string, bytes: Buffer, directBundle: string): Pr
   const emulator = await startTransferEmulator({ authorization: TOKEN });
   const expectedBlocks = Math.ceil(bytes.length / BLOCK_BYTES);
   const session = emulator.openSession({ expectedBlocks, fileSize: bytes.length });
-  const uploader = fork(directBundle, [
-    JSON.stringify({ file, size: bytes.length, uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks, authorization: TOKEN, concurrency: CONCURRENCY }),
-  ]);
+  // execArgv [] : not this process's heap flag; the uploader runs with Node's defaults.
+  const uploader = fork(
+    directBundle,
+    [JSON.stringify({ file, size: bytes.length, uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks, authorization: TOKEN, concurrency: CONCURRENCY })],
+    { execArgv: [] },
+  );
   try {
     const run = (await workerMessage(uploader)) as { ms: number; cpuMs: number };
     if (!emulator.committed(session.uploadId)?.equals(bytes)) throw new Error('direct upload did not commit the exact bytes');
@@ -172,7 +183,8 @@ async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Pro
       params: { Bucket: bucket, Key: key, Body: createReadStream(file), Metadata: ticketMetadata({ uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks }) },
     }).done();
     const dropped = Date.now();
-    const ms = (await receiptLanded).timestamp - dropped;
+    // A fan-out environment that dies mid-relay ends the run at once, not after the receipt timeout.
+    const ms = (await Promise.race([receiptLanded, ...workers.map(workerExit)])).timestamp - dropped;
     const receipt = await bench.s3
       .send(new GetObjectCommand({ Bucket: bucket, Key: receiptKey(config.receiptsPrefix, key) }))
       .then(async (object) => JSON.parse(await object.Body!.transformToString()) as Receipt);
@@ -311,8 +323,9 @@ try {
     ),
     // Each environment's RSS once its handler was built, before any block: the runtime, SDK and bundle.
     fanoutReadyRssMiB: Number(Math.max(...bestRelay.workers.map((w) => w.readyRssMiB)).toFixed(1)),
-    // CPU time per MiB moved: the fan-out environments together (from their first block on)
-    // against the direct uploader's process. The relay also has S3 to serve on the same cores.
+    // CPU time per MiB moved: the fan-out environments together (from their handler being built
+    // to stop: the relay and a few idle polls) against the direct uploader's upload. The relay
+    // also has S3 to serve on the same cores.
     cpuMsPerMiB: {
       fanOut: Number((bestRelay.workers.reduce((sum, w) => sum + w.cpuMs, 0) / (CLIP_BYTES / MiB)).toFixed(2)),
       direct: Number((bestDirect.cpuMs / (CLIP_BYTES / MiB)).toFixed(2)),

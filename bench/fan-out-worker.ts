@@ -3,6 +3,7 @@
 // peak RSS, CPU time, usage and AWS request counts.
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../lib/aws/clients.ts';
+import { parameterStoreTokens } from '../lib/aws/token-provider.ts';
 import { readConfig } from '../lib/config.ts';
 import { envTokens } from '../local/env-tokens.ts';
 import { startLocalFunctions, type LocalFunctionsOptions } from '../local/functions.ts';
@@ -29,6 +30,9 @@ function peakRssMiB(): number {
 }
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
+// Built as functions/fan-out.ts builds it, so this process loads the token stores' SDK clients
+// (and their memory) as the Lambda does; the bench's token itself comes from the environment.
+parameterStoreTokens({ source: readConfig(input.configEnv).tokenSource, prefix: '/clip-relay/bench/tokens/' });
 const { s3, sqs } = createAwsClients({ region: input.region, endpoint: input.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 const requests: RequestCounts = new Map();
 countRequests(s3, 'S3', requests);

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { ClipStore } from './aws/clip-store.ts';
 import type { RelayQueues } from './aws/queues.ts';
 import type { TokenProvider } from './aws/token-provider.ts';
@@ -13,6 +12,7 @@ import type { Receipt } from './receipt/receipt.ts';
 import { receiptKey } from './receipt/receipt.ts';
 import { retryDelayMs } from './upload/backoff.ts';
 import { classifyAnswer, type Verdict } from './upload/classify.ts';
+import type { UploadDispatcher } from './upload/http.ts';
 import { answerSummary, type PutAnswer } from './upload/put-answer.ts';
 import { putBlock } from './upload/put-block.ts';
 import { blockUrl, checkUploadTarget } from './upload/upload-target.ts';
@@ -25,7 +25,7 @@ export interface FanOutDeps {
   clips: ClipStore;
   queues: RelayQueues;
   tokens: TokenProvider;
-  dispatcher: Dispatcher;
+  dispatcher: UploadDispatcher;
   config: Pick<
     RelayConfig,
     'allowedHosts' | 'serviceVersion' | 'maxAttempts' | 'backoffBaseMs' | 'backoffCapMs' | 'receiptsPrefix' | 'defaultTokenRef'

@@ -6,10 +6,17 @@ import Agent from 'undici/lib/dispatcher/agent.js';
 import dispatchRequest from 'undici/lib/api/api-request.js';
 
 /**
+ * What the relay asks of a dispatcher. Narrower than undici's `Dispatcher`: an Agent loaded from
+ * its own module lacks the `request`/`stream`/... methods undici's index mixes in, so only
+ * {@link requestWith} may send with it.
+ */
+export type UploadDispatcher = Pick<Dispatcher, 'dispatch' | 'close' | 'destroy'>;
+
+/**
  * The HTTP dispatcher for block PUTs: keep-alive connections and a timeout on every phase
  * (connect, response headers, idle body), so a stalled server cannot hang an invocation.
  */
-export function createUploadAgent(options: { putTimeoutMs: number; connections: number }): Dispatcher {
+export function createUploadAgent(options: { putTimeoutMs: number; connections: number }): UploadDispatcher {
   return new Agent({
     connectTimeout: Math.min(10_000, options.putTimeoutMs),
     headersTimeout: options.putTimeoutMs,
@@ -21,7 +28,7 @@ export function createUploadAgent(options: { putTimeoutMs: number; connections: 
 
 /** `dispatcher.request(...)` for `url`, as undici's top-level `request(url, { dispatcher })` does it. */
 export function requestWith(
-  dispatcher: Dispatcher,
+  dispatcher: UploadDispatcher,
   url: URL,
   options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
 ): Promise<Dispatcher.ResponseData> {

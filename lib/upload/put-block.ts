@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { redact } from '../redact.ts';
-import { requestWith } from './http.ts';
+import { requestWith, type UploadDispatcher } from './http.ts';
 import type { PutAnswer } from './put-answer.ts';
 
 /** The most of an error body the relay reads; a ServiceErrorResponse is far smaller. */
@@ -9,7 +9,7 @@ const MAX_ERROR_BODY = 16 * 1024;
 
 /** What one block PUT needs. `body` is consumed (or destroyed) by the call. */
 export interface PutBlockRequest {
-  dispatcher: Dispatcher;
+  dispatcher: UploadDispatcher;
   url: URL;
   authorization: string;
   serviceVersion: string;
