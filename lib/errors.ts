@@ -89,7 +89,13 @@ export class RetryLaterError extends ClipRelayError {
 }
 
 /** A short, secret-free description of any error, for logs and receipts. */
-export function describeError(error: unknown): { code: string; message: string } {
+/** Why a clip or block failed, as outcomes, receipts and logs carry it. */
+export interface FailureReason {
+  code: string;
+  message: string;
+}
+
+export function describeError(error: unknown): FailureReason {
   if (error instanceof ClipRelayError) return { code: error.code, message: error.message };
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;

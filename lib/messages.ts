@@ -1,6 +1,7 @@
-import { MessageError } from './errors.ts';
+import { MessageError, type FailureReason } from './errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from './schema.ts';
+import type { AnswerSummary } from './upload/put-answer.ts';
 
 /** The S3 object a clip is, pinned to the version the splitter planned. */
 export interface ClipRef {
@@ -42,8 +43,8 @@ export interface OutcomeMessage {
   gameClipId?: string;
   blockNum?: number;
   attempts?: number;
-  reason?: { code: string; message: string };
-  answer?: { status?: number; errorCode?: string; errorMessage?: string };
+  reason?: FailureReason;
+  answer?: AnswerSummary;
   droppedAt?: string;
   at: string;
 }

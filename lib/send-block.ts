@@ -2,7 +2,7 @@ import type { ClipStore } from './aws/clip-store.ts';
 import type { RelayQueues } from './aws/queues.ts';
 import type { TokenProvider } from './aws/token-provider.ts';
 import type { RelayConfig } from './config.ts';
-import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError } from './errors.ts';
+import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError, type FailureReason } from './errors.ts';
 import { clipId, uploadIdHash } from './correlation.ts';
 import type { RelayLogger } from './log.ts';
 import { noMetrics, type RelayMetrics } from './metrics.ts';
@@ -80,7 +80,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
   const logFields = blockLogFields(message, delivery);
   const outcome = (status: OutcomeMessage['status'], details: Pick<OutcomeMessage, 'reason' | 'answer'>): OutcomeMessage =>
     blockOutcome(message, status, { attempts: delivery.receiveCount, at: new Date(now()), ...details });
-  const end = async (status: 'failed' | 'unconfirmed', reason: { code: string; message: string }, answer?: PutAnswer): Promise<BlockResult> => {
+  const end = async (status: 'failed' | 'unconfirmed', reason: FailureReason, answer?: PutAnswer): Promise<BlockResult> => {
     await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
     deps.logger.warn(`block ${status}`, { ...logFields, reason });
     return status;
@@ -131,7 +131,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     }
   }
 
-  async function retryOrFail(reason: { code: string; message: string }, answer?: PutAnswer, retryAfterMs?: number, wholeClip = false): Promise<BlockResult> {
+  async function retryOrFail(reason: FailureReason, answer?: PutAnswer, retryAfterMs?: number, wholeClip = false): Promise<BlockResult> {
     // Past the deadline the handler has already reported this record for redelivery.
     if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${reason.message}`);
     if (delivery.receiveCount >= deps.config.maxAttempts) {

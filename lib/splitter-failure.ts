@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { MessageError } from './errors.ts';
+import { MessageError, type FailureReason } from './errors.ts';
 import type { ClipRef, OutcomeMessage } from './messages.ts';
 import { readS3Notification } from './s3-event.ts';
 import { parseWith } from './schema.ts';
@@ -83,7 +83,7 @@ function errorExcerpt(responsePayload: unknown): string {
 }
 
 /** Why the clip failed, for its receipt: the condition Lambda gave up under and the splitter's last error. */
-function splitFailedReason(failure: SplitterFailure): { code: string; message: string } {
+function splitFailedReason(failure: SplitterFailure): FailureReason {
   const { condition, approximateInvokeCount } = failure.requestContext;
   const attempts = approximateInvokeCount === undefined ? '' : `, ${approximateInvokeCount} ${approximateInvokeCount === 1 ? 'attempt' : 'attempts'}`;
   const why =

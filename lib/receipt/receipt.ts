@@ -1,4 +1,6 @@
 import type { OutcomeMessage } from '../messages.ts';
+import type { FailureReason } from '../errors.ts';
+import type { AnswerSummary } from '../upload/put-answer.ts';
 
 /** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"). */
 export interface Receipt {
@@ -15,13 +17,13 @@ export interface Receipt {
   gameClipId?: string;
   blockNum?: number;
   attempts?: number;
-  reason?: { code: string; message: string };
-  answer?: { status?: number; errorCode?: string; errorMessage?: string };
+  reason?: FailureReason;
+  answer?: AnswerSummary;
   droppedAt?: string;
   /** When the outcome happened (the fan-out's or splitter's clock). */
   decidedAt: string;
   /** Earlier terminal states this receipt replaced (a failed clip later committed by a redrive). */
-  supersedes?: Array<{ status: OutcomeMessage['status']; decidedAt: string; reason?: { code: string; message: string } }>;
+  supersedes?: Array<{ status: OutcomeMessage['status']; decidedAt: string; reason?: FailureReason }>;
 }
 
 /** Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the splitter. */

@@ -1,4 +1,5 @@
 import type { Receipt } from '../receipt/receipt.ts';
+import type { FailureReason } from '../errors.ts';
 
 /** Where a clip stands, as `clip-relay status` reports it. */
 export type ClipState = 'committed' | 'failed' | 'unconfirmed' | 'in-flight' | 'stuck';
@@ -18,7 +19,7 @@ export interface ClipStatus {
   size: number;
   /** Seconds since the clip was dropped. */
   ageSeconds: number;
-  reason?: { code: string; message: string };
+  reason?: FailureReason;
   decidedAt?: string;
   attempts?: number;
 }

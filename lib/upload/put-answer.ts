@@ -12,7 +12,14 @@ export type PutAnswer =
   | { kind: 'transport'; code: string; message: string };
 
 /** The part of an answer a receipt keeps. */
-export function answerSummary(answer: PutAnswer): { status?: number; errorCode?: string; errorMessage?: string } {
+/** The transfer service's answer as outcomes and receipts record it. */
+export interface AnswerSummary {
+  status?: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export function answerSummary(answer: PutAnswer): AnswerSummary {
   if (answer.kind === 'transport') return { errorCode: answer.code, errorMessage: answer.message };
   return {
     status: answer.status,
