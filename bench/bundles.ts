@@ -22,8 +22,11 @@ const FUNCTION_ENV = {
 };
 
 /** What serverless.yml adds to the fan-out's environment: its V8 flags and malloc arenas. */
-const nodeOptions = (name: string): Record<string, string> =>
-  name === 'fan-out' ? { NODE_OPTIONS: loadSettings().fanOut.v8Flags, MALLOC_ARENA_MAX: String(loadSettings().fanOut.mallocArenaMax) } : {};
+function nodeOptions(name: string): Record<string, string> {
+  if (name !== 'fan-out') return {};
+  const { fanOut } = loadSettings();
+  return { NODE_OPTIONS: fanOut.v8Flags, MALLOC_ARENA_MAX: String(fanOut.mallocArenaMax) };
+}
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 

@@ -30,9 +30,10 @@ function peakRssMiB(): number {
 }
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
+const config = readConfig(input.configEnv);
 // Built as functions/fan-out.ts builds it, so this process loads the token stores' SDK clients
 // (and their memory) as the Lambda does; the bench's token itself comes from the environment.
-parameterStoreTokens({ source: readConfig(input.configEnv).tokenSource, prefix: '/clip-relay/bench/tokens/' });
+parameterStoreTokens({ source: config.tokenSource, prefix: '/clip-relay/bench/tokens/' });
 const { s3, sqs } = createAwsClients({ region: input.region, endpoint: input.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 const requests: RequestCounts = new Map();
 countRequests(s3, 'S3', requests);
@@ -42,7 +43,7 @@ const functions = await startLocalFunctions({
   sqs,
   region: input.region,
   bucket: input.bucket,
-  config: readConfig(input.configEnv),
+  config,
   settings: input.settings,
   queues: input.queues,
   tokens: envTokens(),
