@@ -132,39 +132,19 @@ function schemaProblems(output: string): string[] {
   return block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
 }
 
-/** Evaluates the template's Conditions (Fn::Not / Fn::Equals over values known at package time). */
-function conditionValues(template: Template): Record<string, boolean> {
-  const evaluate = (c: any): boolean => {
-    if (c['Fn::Not']) return !evaluate(c['Fn::Not'][0]);
-    if (c['Fn::Equals']) {
-      const [a, b] = c['Fn::Equals'] as unknown[];
-      if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`condition not known at package time: ${JSON.stringify(c)}`);
-      return a === b;
+/** Every Fn::If or Condition left in a template (none should be: parameters are resolved at package time). */
+function deployTimeTests(template: Template): string[] {
+  const found: string[] = Object.keys(template.Conditions ?? {}).map((name) => `Conditions.${name}`);
+  const walk = (value: unknown, at: string): void => {
+    if (value === null || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'Fn::If' || k === 'Condition' && typeof v === 'string') found.push(`${at}.${k}`);
+      walk(v, `${at}.${k}`);
     }
-    throw new Error(`unsupported condition ${JSON.stringify(c)}`);
   };
-  return Object.fromEntries(Object.entries(template.Conditions ?? {}).map(([name, c]) => [name, evaluate(c)]));
-}
-
-const NO_VALUE = Symbol('AWS::NoValue');
-
-/** Resolves Fn::If against the evaluated conditions and drops AWS::NoValue, as CloudFormation does. */
-function resolveIfs(value: unknown, conditions: Record<string, boolean>): any {
-  if (Array.isArray(value)) return value.map((v) => resolveIfs(v, conditions)).filter((v) => v !== NO_VALUE);
-  if (value === null || typeof value !== 'object') return value;
-  const o = value as Props;
-  if ('Fn::If' in o) {
-    const [name, whenTrue, whenFalse] = o['Fn::If'] as [string, unknown, unknown];
-    expect(conditions, `condition ${name}`).toHaveProperty([name]);
-    return resolveIfs(conditions[name] ? whenTrue : whenFalse, conditions);
-  }
-  if (JSON.stringify(o) === JSON.stringify({ Ref: 'AWS::NoValue' })) return NO_VALUE;
-  const out: Props = {};
-  for (const [k, v] of Object.entries(o)) {
-    const r = resolveIfs(v, conditions);
-    if (r !== NO_VALUE) out[k] = r;
-  }
-  return out;
+  walk(template.Resources, 'Resources');
+  walk(template.Outputs, 'Outputs');
+  return found;
 }
 
 /** A policy Resource as a readable string: Fn::Sub text, `Logical.Attr` for GetAtt, or the literal. */
@@ -189,12 +169,15 @@ function roleOf(template: Template, handler: string): [string, Resource] {
 
 /**
  * Every permission a role grants, one `action resource[ if condition]` line each, sorted: exact
- * regardless of how the statements are grouped. Fn::If is resolved with the template's conditions.
+ * regardless of how the statements are grouped, in the role's own Policies or in an
+ * AWS::IAM::RolePolicy attached to it.
  */
-function grantsOf(template: Template, role: Resource): string[] {
-  const conditions = conditionValues(template);
-  const statements = (role.Properties.Policies as Props[]).flatMap(
-    (p) => resolveIfs(p.PolicyDocument.Statement, conditions) as Props[],
+function grantsOf(template: Template, [roleId, role]: [string, Resource]): string[] {
+  const attached = resourcesOfType(template, 'AWS::IAM::RolePolicy')
+    .filter(([, r]) => JSON.stringify(r.Properties.RoleName) === JSON.stringify({ Ref: roleId }))
+    .map(([, r]) => r.Properties);
+  const statements = [...(role.Properties.Policies as Props[]), ...attached].flatMap(
+    (p) => p.PolicyDocument.Statement as Props[],
   );
   const lines: string[] = [];
   for (const s of statements) {
@@ -336,9 +319,9 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
   };
 }
 
-/** An alarm's properties with AlarmActions resolved, minus its description. */
-function alarmAsDeployed(template: Template, alarm: Resource): Props {
-  const { AlarmDescription, ...rest } = resolveIfs(alarm.Properties, conditionValues(template)) as Props;
+/** An alarm's properties minus its description. */
+function alarmAsDeployed(alarm: Resource): Props {
+  const { AlarmDescription, ...rest } = alarm.Properties;
   expect(typeof AlarmDescription).toBe('string');
   return rest;
 }
@@ -595,7 +578,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SplitterFailuresQueue', 'Arn'] } } },
     });
     // Lambda delivers the record with the splitter's role, which must be able to send it.
-    expect(grantsOf(pkg.template, roleOf(pkg.template, 'functions/splitter.handler')[1])).toContain('sqs:SendMessage SplitterFailuresQueue.Arn');
+    expect(grantsOf(pkg.template, roleOf(pkg.template, 'functions/splitter.handler'))).toContain('sqs:SendMessage SplitterFailuresQueue.Arn');
   });
 
   it('maps SplitterFailuresQueue to the dead-letter function too, keeping the records 14 days, encrypted, hidden >= 6x its timeout', () => {
@@ -685,13 +668,12 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       tokenPrefix: '/clip-relay/dev/tokens/',
     });
     for (const f of FUNCTIONS) {
-      const [, role] = roleOf(pkg.template, f.handler);
-      expect(grantsOf(pkg.template, role), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
   });
 
   it('keeps writes, tokens and sends away from the functions that do not need them', () => {
-    const actions = (handler: string) => actionsOf(grantsOf(pkg.template, roleOf(pkg.template, handler)[1]));
+    const actions = (handler: string) => actionsOf(grantsOf(pkg.template, roleOf(pkg.template, handler)));
     const splitter = actions('functions/splitter.handler');
     expect(splitter).not.toContain('s3:PutObject');
     expect(splitter.filter((a) => /^(ssm|secretsmanager|kms):/.test(a))).toEqual([]);
@@ -707,7 +689,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(actions('functions/stuck-clips.handler')).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket']);
     // No wildcard actions anywhere; '*' resources only for KMS behind kms:ViaService.
     for (const f of FUNCTIONS) {
-      const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]);
+      const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler));
       expect(grants.filter((g) => g.split(' ')[0]!.includes('*')), f.name).toEqual([]);
       expect(grants.filter((g) => g.split(' ')[1] === '*' && !g.startsWith('kms:Decrypt * if {"StringEquals":{"kms:ViaService"')), f.name).toEqual([]);
     }
@@ -720,7 +702,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       const logGroupName = pkg.template.Resources[logGroupId]!.Properties.LogGroupName as string;
       expect(logGroupName, f.name).toBe(`/aws/lambda/clip-relay-dev-${f.name}`);
       expect(fn.Properties.FunctionName, f.name).toBe(`clip-relay-dev-${f.name}`);
-      const logGrants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]).filter((g) => g.startsWith('logs:'));
+      const logGrants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)).filter((g) => g.startsWith('logs:'));
       expect(logGrants, f.name).toEqual(
         ['logs:CreateLogStream', 'logs:PutLogEvents'].map(
           (a) => `${a} arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroupName}:*`,
@@ -730,7 +712,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
   });
 
   it('lets the fan-out read tokens under exactly the prefix the functions are given, from SSM only', () => {
-    const grants = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    const grants = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler'));
     expect(grants.filter((g) => /^(ssm|secretsmanager|kms):/.test(g))).toEqual([
       `kms:Decrypt *${viaService('ssm')}`,
       'ssm:GetParameter arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/clip-relay/dev/tokens/*',
@@ -767,16 +749,17 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     });
   });
 
+  it('tests nothing at deploy time that was known at package time: no Conditions, no Fn::If, no bucket key grants', () => {
+    expect(deployTimeTests(pkg.template)).toEqual([]);
+    expect(resourcesOfType(pkg.template, 'AWS::IAM::RolePolicy')).toEqual([]);
+  });
+
   it('has the alarms, on the right metrics and thresholds, without actions when no topic is given', () => {
     const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
     const expected = expectedAlarms({ stage: 'dev', blocksQueueMaxAgeSeconds: settings.alarms.blocksQueueOldestMessageAgeSeconds });
     expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: false });
     for (const [id, alarm] of alarms) {
-      expect(alarm.Properties.AlarmActions, id).toEqual({
-        'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }],
-      });
-      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual(expected[id]);
+      expect(alarmAsDeployed(alarm), id).toEqual({ ...expected[id], AlarmActions: [] });
     }
   });
 
@@ -1031,9 +1014,9 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
       tokenPrefix: '/clip-relay/ci/tokens/',
     });
     for (const f of FUNCTIONS) {
-      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
-    const fanOut = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    const fanOut = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler'));
     expect(fanOut.filter((g) => g.startsWith('ssm:'))).toEqual([]);
   });
 
@@ -1041,9 +1024,9 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
     const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
     const expected = expectedAlarms({ stage: 'ci', blocksQueueMaxAgeSeconds: '600' });
     expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: true, HasBucketKmsKey: false });
+    expect(deployTimeTests(pkg.template)).toEqual([]);
     for (const [id, alarm] of alarms) {
-      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual({ ...expected[id], AlarmActions: [TOPIC] });
+      expect(alarmAsDeployed(alarm), id).toEqual({ ...expected[id], AlarmActions: [TOPIC] });
     }
   });
 });
@@ -1100,9 +1083,9 @@ describe('serverless.yml packaged for an existing bucket', () => {
       tokenPrefix: '/clip-relay/dev/tokens/',
       bucketKmsKeyArn: KEY,
     });
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: true });
+    expect(deployTimeTests(pkg.template)).toEqual([]);
     for (const f of FUNCTIONS) {
-      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
   });
 
