@@ -23,10 +23,12 @@ import { ChangeMessageVisibilityCommand, CreateQueueCommand, GetQueueAttributesC
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { S3Event, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeS3EventKey } from '../../lib/s3-event.ts';
 import {
   asyncFailureRecord,
   createLambdaContext,
   invokeAsync,
+  s3ObjectCreatedEvent,
   startSqsEventSource,
   type SqsEventSource,
 } from '../../local/event-source/index.ts';
@@ -508,6 +510,51 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       expect(receipt.reason.message).toContain('expected-blocks');
       expect(emulator.stats(session.uploadId).puts).toBe(0);
     }, 60_000);
+
+    it('replaces the failed receipt when a new version of that clip arrives with a good ticket (a conditional write moto enforces)', async () => {
+      const key = 'incoming/moto/bad-ticket.mp4';
+      const failed = await readReceipt(key);
+      expect(failed?.status).toBe('failed');
+      // moto answers 412 to a conditional PUT that loses (fauxqs ignores the condition): the
+      // finalizer's guard is live here.
+      const conflict = await s3
+        .send(new PutObjectCommand({ Bucket: bucket, Key: `${settings.receiptsPrefix}${key}.json`, Body: '{}', IfNoneMatch: '*' }))
+        .then(() => undefined, (error: { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode);
+      expect(conflict).toBe(412);
+      const body = Buffer.alloc(2000, 3);
+      const session = emulator.openSession({ expectedBlocks: 2, fileSize: body.length });
+      const etag = await dropClip(key, body, { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': '2' });
+
+      const deadline = Date.now() + 30_000;
+      let receipt = await readReceipt(key);
+      while (receipt?.etag !== etag && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        receipt = await readReceipt(key);
+      }
+
+      expect(receipt).toMatchObject({ status: 'committed', key, etag, expectedBlocks: 2 });
+      expect(emulator.committed(session.uploadId)?.equals(body)).toBe(true);
+    }, 60_000);
+
+    it('gets ObjectCreated events from moto that differ from S3\'s documented ones only where the splitter does not look', () => {
+      const created = notifications.filter((n): n is S3Event => Array.isArray((n as S3Event).Records)).map((n) => n.Records[0]!);
+      const record = created.find((r) => decodeS3EventKey(r.s3.object.key) === 'incoming/moto/multi block ü+1.mp4')!;
+      expect(record).toBeDefined();
+      // local/event-source builds S3's documented structure 2.1 (the local stack's events).
+      const local = s3ObjectCreatedEvent({ bucket, key: 'incoming/moto/multi block ü+1.mp4', size: 300_000, eTag: record.s3.object.eTag }).Records[0]!;
+      const paths = (o: unknown, at = ''): string[] =>
+        o !== null && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => [`${at}${k}`, ...paths(v, `${at}${k}.`)]) : [];
+      expect(paths(local).filter((p) => !paths(record).includes(p)).sort()).toStrictEqual(
+        ['requestParameters', 'requestParameters.sourceIPAddress', 'responseElements', 'responseElements.x-amz-id-2', 'responseElements.x-amz-request-id', 's3.bucket.ownerIdentity', 's3.bucket.ownerIdentity.principalId', 's3.object.sequencer', 'userIdentity', 'userIdentity.principalId'].sort(),
+      );
+      expect(paths(record).filter((p) => !paths(local).includes(p))).toStrictEqual([]);
+      // Keys: both form-encoded (space '+', '+' '%2B'); moto also escapes '/' (Python's quote_plus).
+      expect(record.s3.object.key).toBe('incoming%2Fmoto%2Fmulti+block+%C3%BC%2B1.mp4');
+      expect(local.s3.object.key).toBe('incoming/moto/multi+block+%C3%BC%2B1.mp4');
+      // eventTime: S3 documents ISO-8601 in UTC with a Z; moto leaves the zone out.
+      expect(local.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(record.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+    });
 
     it('moves a block whose fan-out dies on every receive to BlocksDLQ after maxReceiveCount, and the dead-letter bundle fails the clip', async () => {
       const key = 'incoming/moto/dies-every-time.mp4';
