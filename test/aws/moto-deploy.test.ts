@@ -10,6 +10,7 @@
  * reports (batch size, response types, concurrency cap) and, where moto's CloudFormation
  * does not keep a setting (EventInvokeConfig), from the deployed template.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetDashboardCommand, PutMetric
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand, type EventSourceMappingConfiguration, type FunctionConfiguration } from '@aws-sdk/client-lambda';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateAccessKeyCommand, CreateUserCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { GetObjectCommand, ListObjectsV2Command, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -27,6 +30,7 @@ import { decodeS3EventKey } from '../../lib/s3-event.ts';
 import {
   asyncFailureRecord,
   createLambdaContext,
+  encodeS3EventKey,
   invokeAsync,
   s3ObjectCreatedEvent,
   startSqsEventSource,
@@ -45,7 +49,46 @@ const SERVICE = 'clip-relay';
 const fn = (name: string) => `${SERVICE}-${STAGE}-${name}`;
 /** The token the fan-out reads from moto's SSM; searched for in every log line at the end. */
 const TOKEN = 'XBL3.0 x=1234567890;moto-token-that-must-never-leak';
-const ROOT_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+const ROOT_CREDENTIALS: Credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+/**
+ * Where moto 5.2's IAM checks differ from AWS's, as statements to add next to a role's own:
+ * the SQS batch calls are authorised by AWS as their single-message action (SendMessage,
+ * DeleteMessage, ChangeMessageVisibility) and by moto under their own names; and moto checks
+ * SSM calls against resource "*" rather than the parameter's ARN.
+ */
+/**
+ * A role's inline policy as moto answers GetRolePolicy: JSON for one put through the IAM API,
+ * a Python literal for one its CloudFormation created (which its own IAM check cannot read
+ * either, so `reput` says to put it back as the same statements in JSON).
+ */
+function policyDocument(answer: string): { policy: Props; reput: boolean } {
+  const text = decodeURIComponent(answer);
+  try {
+    return { policy: JSON.parse(text) as Props, reput: false };
+  } catch {
+    const json = execFileSync('python3', ['-c', 'import ast, json, sys; print(json.dumps(ast.literal_eval(sys.stdin.read())))'], { input: text, encoding: 'utf8', timeout: 30_000 });
+    return { policy: JSON.parse(json) as Props, reput: true };
+  }
+}
+
+function motoIamGaps(statements: Props[]): Props[] {
+  const gaps: Props[] = [];
+  for (const statement of statements) {
+    if (statement.Effect !== 'Allow') continue;
+    const actions = [statement.Action].flat() as string[];
+    const batch = actions.filter((a) => ['sqs:SendMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'].includes(a)).map((a) => `${a}Batch`);
+    if (batch.length > 0) gaps.push({ Effect: 'Allow', Action: batch, Resource: statement.Resource });
+    const ssm = actions.filter((a) => a.startsWith('ssm:'));
+    if (ssm.length > 0) gaps.push({ Effect: 'Allow', Action: ssm, Resource: '*' });
+  }
+  return gaps;
+}
 
 type Props = Record<string, any>;
 interface Template {
@@ -65,13 +108,28 @@ if (!motoServerInstalled()) {
   throw new Error('moto_server is not installed: pip install "moto[server]" (npm run test:aws needs it; npm test does not)');
 }
 
-describe('clip-relay deployed into moto, its packaged bundles running against it', () => {
+/**
+ * `root`: every call with moto's default (unchecked) credentials. `per-role`: moto's IAM
+ * enforcement on after the deploy (moto-api/reset-auth); the test acts as an IAM user allowed
+ * everything, and each function's process and event source mapping use its own role's
+ * credentials (sts:AssumeRole), so a permission the role lacks fails the call.
+ */
+type CredentialsMode = 'root' | 'per-role';
+
+for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) describe(`clip-relay deployed into moto, its packaged bundles running against it (${mode} credentials)`, () => {
   let moto: MotoServer;
   let emulator: TransferEmulator;
   let pkg: PackagedService<Template>;
   let deployed: DeployedStack;
   let work: string;
-  const aws = { region: REGION, credentials: ROOT_CREDENTIALS } as const;
+  // moto's S3 signature check (enforcement on) rejects keys with '+' or non-ASCII characters: the
+  // key encoding is covered by the root run.
+  const MULTI_KEY = mode === 'root' ? 'incoming/moto/multi block ü+1.mp4' : 'incoming/moto/multi-block-1.mp4';
+  let aws: { region: string; credentials: Credentials } = { region: REGION, credentials: ROOT_CREDENTIALS };
+  /** Each function's role credentials (per-role mode), else the test's. */
+  const roleCredentials = new Map<FunctionName, Credentials>();
+  const credentialsOf = (name: FunctionName) => roleCredentials.get(name) ?? aws.credentials;
+  const sqsAs = (name: FunctionName) => new SQSClient({ ...aws, credentials: credentialsOf(name), endpoint: moto.endpoint, useQueueUrlAsEndpoint: false });
   let cfn: CloudFormationClient;
   let s3: S3Client;
   let sqs: SQSClient;
@@ -118,6 +176,8 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       new PutParameterCommand({ Name: `${fanOutEnv.CLIP_RELAY_TOKEN_PREFIX}${fanOutEnv.CLIP_RELAY_DEFAULT_TOKEN_REF}`, Value: TOKEN, Type: 'SecureString' }),
     );
 
+    if (mode === 'per-role') await enforceIam().catch((error: Error) => { throw new Error(`${error.message}\n${moto.log.slice(-30).join('\n')}`); });
+
     for (const f of FUNCTIONS) {
       sandboxes.set(
         f.name,
@@ -125,7 +185,7 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
           zipFile: path.join(pkg.dir, `${f.name}.zip`),
           handler: f.handler,
           dir: path.join(work, f.name),
-          env: runtimeEnvironment(configurations.get(f.name)!),
+          env: runtimeEnvironment(configurations.get(f.name)!, credentialsOf(f.name)),
           onLog: (line) => logs.push(`[${f.name}] ${line}`),
         }),
       );
@@ -153,7 +213,61 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
    * AWS_ENDPOINT_URL (read by every SDK v3 client), and the queue URLs, whose host the SQS client
    * sends to (https://sqs.us-east-1.amazonaws.com/... -> the moto endpoint, path unchanged).
    */
-  function runtimeEnvironment(configuration: FunctionConfiguration, credentials = ROOT_CREDENTIALS as { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): Record<string, string> {
+  /**
+   * Turns moto's IAM enforcement on: an IAM user allowed everything for the test itself, and an
+   * AssumeRole session per function role. moto authorises a few calls differently from AWS; for
+   * those only, each role gets a `moto-iam-gaps` inline policy derived from its own statements
+   * (see MOTO_IAM_GAPS), so every permission the role really needs still comes from the stack.
+   */
+  async function enforceIam(): Promise<void> {
+    const iam = new IAMClient({ ...aws, endpoint: moto.endpoint });
+    const UserName = `${SERVICE}-test-admin`;
+    await iam.send(new CreateUserCommand({ UserName }));
+    await iam.send(
+      new PutUserPolicyCommand({ UserName, PolicyName: 'everything', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }),
+    );
+    const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName }));
+    for (const f of FUNCTIONS) {
+      const roleName = configurations.get(f.name)!.Role!.split('/').pop()!;
+      const { PolicyNames } = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+      const statements: Props[] = [];
+      for (const PolicyName of PolicyNames ?? []) {
+        const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName }));
+        const document = policyDocument(PolicyDocument!);
+        if (document.reput) {
+          await iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName, PolicyDocument: JSON.stringify(document.policy) }));
+        }
+        statements.push(...(document.policy.Statement as Props[]));
+      }
+      const gaps = motoIamGaps(statements);
+      if (gaps.length > 0) {
+        await iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: 'moto-iam-gaps', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: gaps }) }));
+      }
+    }
+    // Before enforcement: Lambda assumes the role as lambda.amazonaws.com, which the trust
+    // policy admits; moto's check of a Service principal fails with a 500 (TypeError).
+    const sts = new STSClient({ ...aws, endpoint: moto.endpoint });
+    for (const f of FUNCTIONS) {
+      const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: configurations.get(f.name)!.Role!, RoleSessionName: f.name }));
+      roleCredentials.set(f.name, { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! });
+    }
+    const reset = await fetch(`${moto.endpoint}/moto-api/reset-auth`, { method: 'POST', body: '0' });
+    expect(reset.ok).toBe(true);
+    aws = { region: REGION, credentials: { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! } };
+    const client = { ...aws, endpoint: moto.endpoint };
+    cfn = new CloudFormationClient(client);
+    s3 = new S3Client({ ...client, forcePathStyle: true });
+    sqs = new SQSClient({ ...client, useQueueUrlAsEndpoint: false });
+    lambda = new LambdaClient(client);
+    // Enforcement is live: the test's root keys are refused now.
+    const refused = await new SQSClient({ region: REGION, credentials: ROOT_CREDENTIALS, endpoint: moto.endpoint })
+      .send(new GetQueueAttributesCommand({ QueueUrl: queueUrls.BlocksQueue!.replace(/^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com/, moto.endpoint), AttributeNames: ['QueueArn'] }))
+      .then(() => 200, (error: { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode);
+    // 403 InvalidClientTokenId, in an XML body the JSON-protocol SQS client cannot parse.
+    expect(refused).toBe(403);
+  }
+
+  function runtimeEnvironment(configuration: FunctionConfiguration, credentials: Credentials): Record<string, string> {
     const own = Object.fromEntries(
       Object.entries(configuration.Environment?.Variables ?? {}).map(([name, value]) => [
         name,
@@ -204,7 +318,8 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       const sandbox = sandboxes.get(name)!;
       sources.push(
         startSqsEventSource({
-          sqs,
+          // Lambda polls with the function's execution role.
+          sqs: sqsAs(name),
           queueUrl: queueUrls[queue]!.replace(/^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com/, moto.endpoint),
           queueArn: mapping.EventSourceArn!,
           functionName: configuration.FunctionName!,
@@ -295,7 +410,8 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
                 handler: (e, context) => sandbox.invoke(e, context),
                 maximumRetryAttempts: invokeConfig.MaximumRetryAttempts,
                 onInvocationError: async (error, e, failure) => {
-                  await sqs.send(new SendMessageCommand({ QueueUrl: queueUrls.SplitterFailuresQueue!, MessageBody: JSON.stringify(asyncFailureRecord(e, error, failure)) }));
+                  // Lambda delivers to the on-failure destination with the function's role.
+                  await sqsAs('splitter').send(new SendMessageCommand({ QueueUrl: queueUrls.SplitterFailuresQueue!, MessageBody: JSON.stringify(asyncFailureRecord(e, error, failure)) }));
                 },
               },
               s3Event,
@@ -478,7 +594,7 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
     });
 
     it('commits a multi-block clip with equal bytes and one receipt, a 503 on one block retried through its own redelivery', async () => {
-      const key = 'incoming/moto/multi block ü+1.mp4';
+      const key = MULTI_KEY;
       const size = 300_000;
       const body = Buffer.alloc(size, 0);
       for (let i = 0; i < size; i++) body[i] = (i * 7919) % 251;
@@ -493,8 +609,9 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       expect(emulator.stats(session.uploadId).puts).toBe(4);
       // The 503'd block was reported alone (ReportBatchItemFailures); the others were deleted.
       expect(sources[0]!.stats.failedRecords - failedBefore).toBe(1);
-      const receipts = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: settings.receiptsPrefix }));
-      expect(receipts.Contents?.map((o) => o.Key)).toStrictEqual([`${settings.receiptsPrefix}${key}.json`]);
+      // Listed without Prefix: moto's signature check (enforcement on) rejects a prefix with '/'.
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      expect(listed.Contents?.map((o) => o.Key).filter((k) => k!.startsWith(settings.receiptsPrefix))).toStrictEqual([`${settings.receiptsPrefix}${key}.json`]);
       const created = notifications.filter((n): n is S3Event => Array.isArray((n as S3Event).Records));
       expect(created.map((n) => n.Records[0]!.s3.object.key)).toContain(encodeURIComponent(key).replaceAll('%20', '+'));
     }, 90_000);
@@ -538,10 +655,10 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
 
     it('gets ObjectCreated events from moto that differ from S3\'s documented ones only where the splitter does not look', () => {
       const created = notifications.filter((n): n is S3Event => Array.isArray((n as S3Event).Records)).map((n) => n.Records[0]!);
-      const record = created.find((r) => decodeS3EventKey(r.s3.object.key) === 'incoming/moto/multi block ü+1.mp4')!;
+      const record = created.find((r) => decodeS3EventKey(r.s3.object.key) === MULTI_KEY)!;
       expect(record).toBeDefined();
       // local/event-source builds S3's documented structure 2.1 (the local stack's events).
-      const local = s3ObjectCreatedEvent({ bucket, key: 'incoming/moto/multi block ü+1.mp4', size: 300_000, eTag: record.s3.object.eTag }).Records[0]!;
+      const local = s3ObjectCreatedEvent({ bucket, key: MULTI_KEY, size: 300_000, eTag: record.s3.object.eTag }).Records[0]!;
       const paths = (o: unknown, at = ''): string[] =>
         o !== null && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => [`${at}${k}`, ...paths(v, `${at}${k}.`)]) : [];
       expect(paths(local).filter((p) => !paths(record).includes(p)).sort()).toStrictEqual(
@@ -549,8 +666,10 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       );
       expect(paths(record).filter((p) => !paths(local).includes(p))).toStrictEqual([]);
       // Keys: both form-encoded (space '+', '+' '%2B'); moto also escapes '/' (Python's quote_plus).
-      expect(record.s3.object.key).toBe('incoming%2Fmoto%2Fmulti+block+%C3%BC%2B1.mp4');
-      expect(local.s3.object.key).toBe('incoming/moto/multi+block+%C3%BC%2B1.mp4');
+      // e.g. 'incoming%2Fmoto%2Fmulti+block+%C3%BC%2B1.mp4' (moto) and 'incoming/moto/multi+block+%C3%BC%2B1.mp4'.
+      expect(record.s3.object.key).toBe(encodeURIComponent(MULTI_KEY).replaceAll('%20', '+'));
+      expect(local.s3.object.key).toBe(encodeS3EventKey(MULTI_KEY));
+      expect(local.s3.object.key).toBe(encodeURIComponent(MULTI_KEY).replaceAll('%20', '+').replaceAll('%2F', '/'));
       // eventTime: S3 documents ISO-8601 in UTC with a Z; moto leaves the zone out.
       expect(local.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(record.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
@@ -579,7 +698,9 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       expect(sandboxes.get('fan-out')!.coldStarts - coldStartsBefore).toBe(settings.blocksQueue.maxReceiveCount - 1);
     }, 120_000);
 
-    it('runs the stuck-clips bundle on its schedule event: three clips, all too young to be stuck', async () => {
+    // Root run only: moto's S3 signature check (enforcement on) rejects a ListObjectsV2 whose
+    // prefix holds a '/', and stuck-clips lists under the incoming prefix.
+    if (mode === 'root') it('runs the stuck-clips bundle on its schedule event: three clips, all too young to be stuck', async () => {
       const configuration = configurations.get('stuck-clips')!;
       const result = await sandboxes.get('stuck-clips')!.invoke(
         { version: '0', id: 'moto', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: {} },
@@ -588,6 +709,25 @@ describe('clip-relay deployed into moto, its packaged bundles running against it
       // All three clips are younger than stuckAfterSeconds: none can be stuck, no receipt is read.
       expect(result).toStrictEqual({ clips: 3, committed: 0, failed: 0, unconfirmed: 0, young: 3, unreadableReceipts: 0, stuck: [] });
     }, 60_000);
+
+    if (mode === 'per-role') {
+      it('refuses a role what the stack does not grant it: the splitter may not read receipts, the finalizer may', async () => {
+        const key = `${settings.receiptsPrefix}${MULTI_KEY}.json`;
+        const readAs = (name: FunctionName) =>
+          new S3Client({ ...aws, credentials: credentialsOf(name), endpoint: moto.endpoint, forcePathStyle: true })
+            .send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+            .then(() => 'read', (error: Error) => error.name);
+        expect(await readAs('splitter')).toBe('AccessDenied');
+        expect(await readAs('finalizer')).toBe('read');
+        const sendAs = (name: FunctionName) =>
+          sqsAs(name)
+            .send(new SendMessageCommand({ QueueUrl: queueUrls.BlocksQueue!.replace(/^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com/, moto.endpoint), MessageBody: '{}' }))
+            .then(() => 200, (error: { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode);
+        expect(await sendAs('finalizer')).toBe(403);
+        // Nothing a bundle did was refused.
+        expect(logs.filter((line) => /AccessDenied|not authorized|InvalidClientTokenId|Deserialization error/i.test(line))).toStrictEqual([]);
+      });
+    }
 
     it('leaves the stack\'s queues empty and no token in any log line', async () => {
       const deadline = Date.now() + 15_000;
