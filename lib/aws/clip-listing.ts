@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { createLimiter } from '../concurrency.ts';
-import { receiptKey, type Receipt } from '../receipt/receipt.ts';
-import type { ListedClip } from '../status/clip-status.ts';
+import { createLimiter } from '../runtime/concurrency.ts';
+import { receiptKey, type Receipt } from '../protocol/receipt.ts';
+import type { ListedClip } from '../protocol/clip-status.ts';
 import type { ClipStore } from './clip-store.ts';
 
 /** Every object under `prefix`, all pages. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createLimiter } from '../concurrency.ts';
-import { clipId } from '../correlation.ts';
-import { RetryLaterError } from '../errors.ts';
-import type { BlockMessage, OutcomeMessage } from '../messages.ts';
+import { createLimiter } from '../runtime/concurrency.ts';
+import { clipId } from '../protocol/correlation.ts';
+import { RetryLaterError } from '../protocol/errors.ts';
+import type { BlockMessage, OutcomeMessage } from '../protocol/messages.ts';
 
 /** The relay's view of SQS. */
 export interface RelayQueues {

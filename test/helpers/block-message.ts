@@ -1,4 +1,4 @@
-import type { BlockMessage } from '../../lib/messages.ts';
+import type { BlockMessage } from '../../lib/protocol/messages.ts';
 
 /** A one-block, 10-byte block message for `key`, as the splitter would plan it now; `overrides` win. */
 export function oneBlockMessage(bucket: string, key: string, uploadUri: string, overrides: Partial<BlockMessage> = {}): BlockMessage {

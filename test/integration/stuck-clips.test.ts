@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStatuses } from '../../cli/status.ts';
 import { resolveTarget } from '../../cli/target.ts';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
-import { clipId } from '../../lib/correlation.ts';
+import { clipId } from '../../lib/protocol/correlation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID } from '../../local/event-source/lambda-context.ts';
 import { logCursor } from '../helpers/log-lines.ts';
 import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';

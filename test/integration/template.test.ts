@@ -343,11 +343,11 @@ function alarmAsDeployed(template: Template, alarm: Resource): Props {
   return rest;
 }
 
-/** Every metric name the code may emit (the MetricName union in lib/metrics.ts). */
+/** Every metric name the code may emit (the MetricName union in lib/runtime/metrics.ts). */
 function emittedMetricNames(): string[] {
-  const source = fs.readFileSync(path.join(ROOT, 'lib', 'metrics.ts'), 'utf8');
+  const source = fs.readFileSync(path.join(ROOT, 'lib', 'runtime', 'metrics.ts'), 'utf8');
   const union = /export type MetricName =([^;]+);/.exec(source);
-  expect(union, 'MetricName union in lib/metrics.ts').not.toBeNull();
+  expect(union, 'MetricName union in lib/runtime/metrics.ts').not.toBeNull();
   return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
 }
 

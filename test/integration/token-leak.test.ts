@@ -3,7 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
 import { oneBlockMessage } from '../helpers/block-message.ts';
-import type { Receipt } from '../../lib/receipt/receipt.ts';
+import type { Receipt } from '../../lib/protocol/receipt.ts';
 import { SINGLE_PUT_BLOCK, type UploadFaults } from '../../local/emulator/transfer-service.ts';
 import { parseLogLines } from '../helpers/log-lines.ts';
 import { queueBodies, waitForEmptyQueue } from '../helpers/queue-watch.ts';

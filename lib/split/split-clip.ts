@@ -1,0 +1,96 @@
+import type { ClipStore } from '../aws/clip-store.ts';
+import type { RelayQueues } from '../aws/queues.ts';
+import type { RelayConfig } from '../runtime/config.ts';
+import { clipId } from '../protocol/correlation.ts';
+import { ClipRelayError, describeError } from '../protocol/errors.ts';
+import type { RelayLogger } from '../runtime/log.ts';
+import type { BlockMessage, ClipRef } from '../protocol/messages.ts';
+import { planBlocks } from '../protocol/block-plan.ts';
+import type { ClipEvent } from '../protocol/s3-event.ts';
+import { parseTicket, type Ticket } from '../protocol/ticket.ts';
+import { checkUploadTarget, displayUri } from '../protocol/upload-target.ts';
+
+/** What the splitter needs; the local stack passes local ones. */
+export interface SplitterDeps {
+  clips: ClipStore;
+  queues: RelayQueues;
+  config: Pick<RelayConfig, 'incomingPrefix' | 'maxBlockBytes' | 'allowedHosts'>;
+  logger: RelayLogger;
+  now?: () => Date;
+}
+
+/** What became of one ObjectCreated record. */
+export type SplitResult =
+  | { kind: 'enqueued'; blocks: number }
+  | { kind: 'rejected'; code: string; message: string }
+  | { kind: 'ignored'; why: string };
+
+/**
+ * The splitter's work for one clip: read its head and ticket, plan its blocks, enqueue one
+ * message per block. A clip that cannot be uploaded (bad ticket, refused target, impossible
+ * layout, vanished object) gets a failed outcome, so it ends with a receipt that says why.
+ */
+export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promise<SplitResult> {
+  const { bucket, key } = clipEvent;
+  if (!key.startsWith(deps.config.incomingPrefix)) return { kind: 'ignored', why: `key is outside ${deps.config.incomingPrefix}` };
+  const at = () => (deps.now?.() ?? new Date()).toISOString();
+
+  const head = await deps.clips.head(bucket, key);
+  const clip: ClipRef = {
+    bucket,
+    key,
+    etag: head?.etag ?? clipEvent.etag ?? 'unknown',
+    size: head?.size ?? clipEvent.size ?? 0,
+    ...((head?.versionId ?? clipEvent.versionId) !== undefined && { versionId: head?.versionId ?? clipEvent.versionId }),
+  };
+  if (head !== undefined && clipEvent.etag !== undefined && head.etag !== clipEvent.etag) {
+    // Overwritten since this event: the newer object has an event of its own.
+    return { kind: 'ignored', why: `object now has ETag ${head.etag}, not the event's ${clipEvent.etag}` };
+  }
+
+  let ticket: Ticket | undefined;
+  try {
+    if (head === undefined) throw new ClipRelayError('CLIP_MISSING', `clip s3://${bucket}/${key} no longer exists`);
+    ticket = parseTicket(head.metadata);
+    checkUploadTarget(ticket.uploadUri, deps.config.allowedHosts);
+    const plannedAt = at();
+    const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, ...(ticket.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }) });
+    const messages = plan.blocks.map(
+      (block): BlockMessage => ({
+        v: 1,
+        clip,
+        uploadUri: ticket!.uploadUri,
+        uploadId: ticket!.uploadId,
+        ...(ticket!.expectedBlocks !== undefined && { expectedBlocks: ticket!.expectedBlocks }),
+        ...(ticket!.gameClipId !== undefined && { gameClipId: ticket!.gameClipId }),
+        ...(ticket!.tokenRef !== undefined && { tokenRef: ticket!.tokenRef }),
+        blockSize: plan.blockSize,
+        ...(block.blockNum !== undefined && { blockNum: block.blockNum }),
+        start: block.start,
+        end: block.end,
+        droppedAt: clipEvent.eventTime,
+        plannedAt,
+      }),
+    );
+    await deps.queues.sendBlocks(messages);
+    deps.logger.info('clip planned', { clipId: clipId(bucket, key), bucket, key, blocks: messages.length, blockSize: plan.blockSize, size: head.size });
+    return { kind: 'enqueued', blocks: messages.length };
+  } catch (error) {
+    // Only the relay's own refusals end the clip; anything else (S3/SQS trouble) is retried by Lambda.
+    if (!(error instanceof ClipRelayError) || error.code === 'RETRY_LATER') throw error;
+    const reason = describeError(error);
+    deps.logger.error('clip rejected', { clipId: clipId(bucket, key), bucket, key, reason });
+    await deps.queues.sendOutcome({
+      v: 1,
+      status: 'failed',
+      clip,
+      ...(ticket !== undefined && { uploadUri: displayUri(ticket.uploadUri) }),
+      ...(ticket?.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }),
+      ...(ticket?.gameClipId !== undefined && { gameClipId: ticket.gameClipId }),
+      reason,
+      droppedAt: clipEvent.eventTime,
+      at: at(),
+    });
+    return { kind: 'rejected', ...reason };
+  }
+}
