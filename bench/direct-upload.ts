@@ -1,11 +1,11 @@
 // The baseline: a direct parallel uploader, the way a team would write one without a relay:
 // the same file from disk, the same PUT (undici, same agent settings), the same concurrency.
 import { createReadStream } from 'node:fs';
-import { createLimiter } from '../lib/concurrency.ts';
-import { planBlocks } from '../lib/plan/block-plan.ts';
-import { createUploadAgent } from '../lib/upload/http.ts';
-import { putBlock } from '../lib/upload/put-block.ts';
-import { blockUrl } from '../lib/upload/upload-target.ts';
+import { createLimiter } from '../lib/runtime/concurrency.ts';
+import { planBlocks } from '../lib/protocol/block-plan.ts';
+import { createUploadAgent } from '../lib/http/http.ts';
+import { putBlock } from '../lib/http/put-block.ts';
+import { blockUrl } from '../lib/protocol/upload-target.ts';
 
 /** Uploads `file` block by block, `concurrency` PUTs at once; returns the elapsed milliseconds. */
 export async function directUpload(input: {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { parameterStoreTokens } from '../lib/aws/token-provider.ts';
-import { readConfig } from '../lib/config.ts';
+import { readConfig } from '../lib/runtime/config.ts';
 import { envTokens } from '../local/env-tokens.ts';
 import { startLocalFunctions, type LocalFunctionsOptions } from '../local/functions.ts';
 import { countRequests, type RequestCounts } from '../local/request-counter.ts';

@@ -1,4 +1,4 @@
-import type { Receipt } from '../lib/receipt/receipt.ts';
+import type { Receipt } from '../lib/protocol/receipt.ts';
 
 /** The CLI's exit codes: 0 committed, 2 failed, 3 unconfirmed, 1 usage or setup error. */
 export const EXIT = { committed: 0, usage: 1, failed: 2, unconfirmed: 3 } as const;

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ClipRelayError } from '../lib/errors.ts';
+import { ClipRelayError } from '../lib/protocol/errors.ts';
 import { loadSettings } from '../local/settings.ts';
-import type { ClipState } from '../lib/status/clip-status.ts';
+import type { ClipState } from '../lib/protocol/clip-status.ts';
 import { runDev } from './dev.ts';
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts';
 import { redriveClips, redriveDeadLetters } from './redrive.ts';

@@ -1,6 +1,6 @@
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { receiptKey } from '../lib/receipt/receipt.ts';
+import { receiptKey } from '../lib/protocol/receipt.ts';
 import type { Target } from './target.ts';
 
 /** What became of one clip's re-drive. */

@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { planBlocks } from '../lib/plan/block-plan.ts';
-import { receiptKey, type Receipt } from '../lib/receipt/receipt.ts';
-import type { Ticket } from '../lib/ticket.ts';
+import { planBlocks } from '../lib/protocol/block-plan.ts';
+import { receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
+import type { Ticket } from '../lib/protocol/ticket.ts';
 import { startLocalStack, type LocalStack } from '../local/stack.ts';
 import { UsageError } from './exit-codes.ts';
 import { blockProgress } from './progress.ts';

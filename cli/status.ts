@@ -1,6 +1,6 @@
 import { listClips, readReceipts } from '../lib/aws/clip-listing.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
-import { clipStatuses, type ClipState, type ClipStatus } from '../lib/status/clip-status.ts';
+import { clipStatuses, type ClipState, type ClipStatus } from '../lib/protocol/clip-status.ts';
 import type { Target } from './target.ts';
 
 /** Every state, in the order the table lists them. */

@@ -1,4 +1,4 @@
-import { createDeadLetterHandler } from '../lib/handlers/dead-letter.ts';
+import { createDeadLetterHandler } from '../lib/dead-letter/handler.ts';
 import { awsRuntime } from './runtime.ts';
 
 export const handler = createDeadLetterHandler(awsRuntime());

@@ -1,6 +1,6 @@
 import { parameterStoreTokens } from '../lib/aws/token-provider.ts';
-import { createFanOutHandler } from '../lib/handlers/fan-out.ts';
-import { createUploadAgent } from '../lib/upload/http.ts';
+import { createFanOutHandler } from '../lib/fan-out/handler.ts';
+import { createUploadAgent } from '../lib/http/http.ts';
 import { awsRuntime } from './runtime.ts';
 
 const runtime = awsRuntime();

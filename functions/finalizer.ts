@@ -1,4 +1,4 @@
-import { createFinalizerHandler } from '../lib/handlers/finalizer.ts';
+import { createFinalizerHandler } from '../lib/finalize/handler.ts';
 import { awsRuntime } from './runtime.ts';
 
 export const handler = createFinalizerHandler(awsRuntime());

@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
-import { readConfig } from '../lib/config.ts';
+import { readConfig } from '../lib/runtime/config.ts';
 
 /** Cold-start wiring shared by the functions: configuration, S3 (client and clip store), SQS, logger and metrics. */
 export function awsRuntime() {

@@ -1,4 +1,4 @@
-import { createSplitterHandler } from '../lib/handlers/splitter.ts';
+import { createSplitterHandler } from '../lib/split/handler.ts';
 import { awsRuntime } from './runtime.ts';
 
 export const handler = createSplitterHandler(awsRuntime());

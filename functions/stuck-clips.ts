@@ -1,5 +1,5 @@
-import { requireBucket } from '../lib/config.ts';
-import { createStuckClipsHandler } from '../lib/handlers/stuck-clips.ts';
+import { requireBucket } from '../lib/runtime/config.ts';
+import { createStuckClipsHandler } from '../lib/stuck-clips/handler.ts';
 import { awsRuntime } from './runtime.ts';
 
 const { config, s3, clips, logger, metrics } = awsRuntime();

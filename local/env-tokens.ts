@@ -1,4 +1,4 @@
-import { TokenError } from '../lib/errors.ts';
+import { TokenError } from '../lib/protocol/errors.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
 
 /**

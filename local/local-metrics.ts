@@ -1,4 +1,4 @@
-import type { MetricName, MetricUnitName, RelayMetrics } from '../lib/metrics.ts';
+import type { MetricName, MetricUnitName, RelayMetrics } from '../lib/runtime/metrics.ts';
 
 /** The relay's metrics kept in memory: sums and counts per name, for the CLI, tests and bench. */
 export interface RecordedMetrics extends RelayMetrics {

@@ -1,5 +1,5 @@
 import type { startFauxqs } from 'fauxqs';
-import { readConfig, type RelayConfig } from '../lib/config.ts';
+import { readConfig, type RelayConfig } from '../lib/runtime/config.ts';
 import type { LocalQueue } from './functions.ts';
 import type { Settings } from './settings.ts';
 

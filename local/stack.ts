@@ -6,8 +6,8 @@ import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
-import { receiptKey, type Receipt } from '../lib/receipt/receipt.ts';
-import { ticketMetadata, type Ticket } from '../lib/ticket.ts';
+import { receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
+import { ticketMetadata, type Ticket } from '../lib/protocol/ticket.ts';
 import { startLocalFunctions, type LocalQueue } from './functions.ts';
 import { createLocalQueues, localRelayConfig } from './resources.ts';
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ClipChangedError } from '../errors.ts';
-import type { ClipRef } from '../messages.ts';
+import { ClipChangedError } from '../protocol/errors.ts';
+import type { ClipRef } from '../protocol/messages.ts';
 
 /** What HeadObject tells about a clip. */
 export interface ClipHead {

@@ -1,6 +1,6 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { TokenError } from '../errors.ts';
+import { TokenError } from '../protocol/errors.ts';
 
 /** Gives the Authorization header value for a ticket's token-ref. */
 export interface TokenProvider {

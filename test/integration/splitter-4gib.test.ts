@@ -3,10 +3,10 @@ import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../../lib/aws/clients.ts';
 import type { ClipStore } from '../../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../../lib/aws/queues.ts';
-import { parseBlockMessage } from '../../lib/messages.ts';
-import { MAX_CLIP_BYTES } from '../../lib/plan/block-plan.ts';
-import { splitClip } from '../../lib/split-clip.ts';
-import { ticketMetadata } from '../../lib/ticket.ts';
+import { parseBlockMessage } from '../../lib/protocol/messages.ts';
+import { MAX_CLIP_BYTES } from '../../lib/protocol/block-plan.ts';
+import { splitClip } from '../../lib/split/split-clip.ts';
+import { ticketMetadata } from '../../lib/protocol/ticket.ts';
 
 type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStatuses } from '../../cli/status.ts';
 import { resolveTarget } from '../../cli/target.ts';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
-import { clipId } from '../../lib/correlation.ts';
+import { clipId } from '../../lib/protocol/correlation.ts';
 import { createLambdaContext, LOCAL_ACCOUNT_ID } from '../../local/event-source/lambda-context.ts';
 import { logCursor } from '../helpers/log-lines.ts';
 import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';
@@ -131,7 +131,7 @@ describe('Function: stuck-clips (scheduled)', () => {
     expect(relay.stack.metrics.totals.get('StuckClips')).toMatchObject({ sum: 2, count: 3 });
     const lines = logs.lines().filter((l) => l.function === 'stuck-clips');
     expect(lines.filter((l) => l.level === 'ERROR')).toMatchObject([
-      { message: 'receipt unreadable: clip judged as having none', key: stuckKey, receiptKey, bucket: relay.stack.bucket, problem: expect.stringMatching(/^not JSON: /) },
+      { message: 'receipt unreadable: clip judged as having none', key: stuckKey, receiptKey, bucket: relay.stack.bucket, problem: expect.stringMatching(/^receipt is not JSON: /) },
     ]);
     expect(lines.find((l) => l.message === 'stuck-clip check done')).toMatchObject({ unreadableReceipts: 1, stuck: 1 });
   });

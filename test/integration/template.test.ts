@@ -291,11 +291,11 @@ function alarmAsDeployed(alarm: Resource): Props {
   return rest;
 }
 
-/** Every metric name the code may emit (the MetricName union in lib/metrics.ts). */
+/** Every metric name the code may emit (the MetricName union in lib/runtime/metrics.ts). */
 function emittedMetricNames(): string[] {
-  const source = fs.readFileSync(path.join(ROOT, 'lib', 'metrics.ts'), 'utf8');
+  const source = fs.readFileSync(path.join(ROOT, 'lib', 'runtime', 'metrics.ts'), 'utf8');
   const union = /export type MetricName =([^;]+);/.exec(source);
-  expect(union, 'MetricName union in lib/metrics.ts').not.toBeNull();
+  expect(union, 'MetricName union in lib/runtime/metrics.ts').not.toBeNull();
   return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
 }
 
@@ -723,7 +723,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     });
     expect(widgets).toEqual({
       Throughput: [custom('BlocksSent'), custom('BytesSent')],
-      'Outcomes (receipts)': [custom('ClipsCommitted'), custom('ClipsFailed'), custom('ClipsUnconfirmed'), custom('StuckClips')],
+      'Outcomes (receipts)': [custom('ClipsCommitted'), custom('ClipsFailed'), custom('ClipsUnconfirmed'), custom('StuckClips'), custom('CorruptReceipts')],
       'Block PUT latency (ms)': [custom('PutLatency', 'p50'), custom('PutLatency', 'p99')],
       'Drop to receipt (ms)': [custom('DropToReceipt', 'p50'), custom('DropToReceipt', 'p99')],
       'Queue depth (visible messages)': [

@@ -3,7 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
 import { oneBlockMessage } from '../helpers/block-message.ts';
-import type { Receipt } from '../../lib/receipt/receipt.ts';
+import type { Receipt } from '../../lib/protocol/receipt.ts';
 import { SINGLE_PUT_BLOCK, type UploadFaults } from '../../local/emulator/transfer-service.ts';
 import { parseLogLines } from '../helpers/log-lines.ts';
 import { queueBodies, waitForEmptyQueue } from '../helpers/queue-watch.ts';
@@ -165,7 +165,7 @@ describe('Token leak: the full pipeline, failures and 401s included, leaves no t
     );
     const deadLetter = oneBlockMessage(relay.stack.bucket, 'incoming/token-leak/dead-lettered.mp4', `${relay.emulator.url}/clips/dead-lettered`, {
       clip: { bucket: relay.stack.bucket, key: 'incoming/token-leak/dead-lettered.mp4', etag: 'etag-dead-lettered', size: 10 },
-      uploadId: 'dead-lettered',
+      ticket: { uploadId: 'dead-lettered' },
     });
     await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify(deadLetter) }));
 

@@ -10,7 +10,7 @@ import type { Context, S3Event } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LambdaTimeoutError } from '../../../local/event-source/invoke-with-timeout.ts';
-import { decodeS3EventKey } from '../../../lib/s3-event.ts';
+import { decodeS3EventKey } from '../../../lib/protocol/s3-event.ts';
 import { encodeS3EventKey } from '../../../local/event-source/s3-event-key.ts';
 import { s3TestEvent, type S3TestEvent } from '../../../local/event-source/s3-event.ts';
 import {

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
+import { ReceiptError } from '../../../lib/protocol/errors.ts';
+import { nextReceipt, parseReceipt, receiptFromOutcome, receiptKey } from '../../../lib/protocol/receipt.ts';
+
+const outcome = (status: OutcomeMessage['status'], at: string, extra: Partial<OutcomeMessage> = {}): OutcomeMessage => ({
+  v: 1,
+  status,
+  clip: { bucket: 'b', key: 'incoming/a.mp4', etag: 'e1', size: 10 },
+  uploadUri: 'https://x.xboxlive.com/clips/1',
+  at,
+  ...extra,
+});
+
+describe('Function: nextReceipt', () => {
+  it('Should make the first receipt from the first outcome', () => {
+    expect(nextReceipt(undefined, outcome('committed', '2026-01-01T00:00:00Z'))).toStrictEqual({
+      receiptVersion: 1,
+      status: 'committed',
+      bucket: 'b',
+      key: 'incoming/a.mp4',
+      etag: 'e1',
+      size: 10,
+      uploadUri: 'https://x.xboxlive.com/clips/1',
+      decidedAt: '2026-01-01T00:00:00Z',
+    });
+  });
+
+  it.each([
+    ['committed', 'failed'],
+    ['committed', 'unconfirmed'],
+    ['committed', 'committed'],
+    ['failed', 'failed'],
+    ['failed', 'unconfirmed'],
+    ['unconfirmed', 'failed'],
+  ] as const)('Should keep a %s receipt when %s arrives', (before, after) => {
+    const existing = receiptFromOutcome(outcome(before, '2026-01-01T00:00:00Z'));
+    expect(nextReceipt(existing, outcome(after, '2026-01-01T00:01:00Z'))).toBeUndefined();
+  });
+
+  it.each(['failed', 'unconfirmed'] as const)('Should upgrade a %s receipt to committed and keep what it replaced', (before) => {
+    const existing = receiptFromOutcome(outcome(before, '2026-01-01T00:00:00Z', { reason: { code: 'SERVICE_REJECTED', message: 'y' } }));
+    const next = nextReceipt(existing, outcome('committed', '2026-01-01T00:05:00Z'));
+    expect(next?.status).toBe('committed');
+    expect(next?.reason).toBeUndefined();
+    expect(next?.supersedes).toStrictEqual([{ status: before, decidedAt: '2026-01-01T00:00:00Z', reason: { code: 'SERVICE_REJECTED', message: 'y' } }]);
+  });
+
+  it('Should let a later outcome of a new version of the key replace the receipt, and not an older one', () => {
+    const existing = receiptFromOutcome(outcome('committed', '2026-01-01T00:00:00Z'));
+    const newer = outcome('failed', '2026-01-01T00:01:00Z', { clip: { bucket: 'b', key: 'incoming/a.mp4', etag: 'e2', size: 3 } });
+    const older = { ...newer, at: '2025-12-31T00:00:00Z' };
+    expect(nextReceipt(existing, newer)?.etag).toBe('e2');
+    expect(nextReceipt(existing, older)).toBeUndefined();
+  });
+});
+
+describe('Function: nextReceipt across versions of a key', () => {
+  const version = (etag: string) => ({ bucket: 'b', key: 'incoming/a.mp4', etag, size: 10 });
+  it('Should never let a late outcome of an older version replace the newer version\'s receipt', () => {
+    const newer = receiptFromOutcome(outcome('committed', '2026-01-01T00:10:00Z', { clip: version('new'), droppedAt: '2026-01-01T00:05:00Z' }));
+    const lateOld = outcome('failed', '2026-01-01T00:20:00Z', { clip: version('old'), droppedAt: '2026-01-01T00:00:00Z' });
+    expect(nextReceipt(newer, lateOld)).toBeUndefined();
+  });
+
+  it('Should let the newer version replace the older version\'s receipt, even when its outcome comes first in time order of decisions', () => {
+    const older = receiptFromOutcome(outcome('failed', '2026-01-01T00:30:00Z', { clip: version('old'), droppedAt: '2026-01-01T00:00:00Z' }));
+    const newer = outcome('committed', '2026-01-01T00:10:00Z', { clip: version('new'), droppedAt: '2026-01-01T00:05:00Z' });
+    expect(nextReceipt(older, newer)?.etag).toBe('new');
+  });
+});
+
+describe('Function: receiptKey', () => {
+  it('Should put receipts under their own prefix', () => {
+    expect(receiptKey('receipts/', 'incoming/my clip ü.mp4')).toBe('receipts/incoming/my clip ü.mp4.json');
+  });
+});
+
+describe('Function: parseReceipt', () => {
+  const written = nextReceipt(
+    receiptFromOutcome(outcome('failed', '2026-01-01T00:00:00Z', { reason: { code: 'RETRIES_EXHAUSTED', message: 'gave up' }, attempts: 8, droppedAt: '2025-12-31T23:59:00Z' })),
+    outcome('committed', '2026-01-01T00:05:00Z', { answer: { status: 201 } }),
+  );
+
+  it('Should read back every receipt the rules write, field for field', () => {
+    expect(written).toBeDefined();
+    expect(parseReceipt(`${JSON.stringify(written, null, 2)}\n`)).toStrictEqual(written);
+  });
+
+  it.each<[name: string, body: string, problem: RegExp]>([
+    ['truncated JSON', '{"receiptVersion":1,"status":"commi', /^receipt is not JSON: /],
+    ['JSON null', 'null', /^receipt: .*expected object/],
+    ['a JSON array', '[1,2]', /^receipt: .*expected object/],
+    ['no etag', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), etag: undefined }), /etag/],
+    ['an unknown status', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), status: 'done' }), /status/],
+    ['an unknown version', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), receiptVersion: 2 }), /receiptVersion/],
+    ['an unknown reason code', JSON.stringify({ ...receiptFromOutcome(outcome('failed', 'now')), reason: { code: 'OOPS', message: 'x' } }), /reason\.code/],
+    ['an unknown field', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), uploadId: 'secret' }), /uploadId/],
+  ])('Should refuse %s with a ReceiptError naming the problem', (_name, body, problem) => {
+    const act = () => parseReceipt(body);
+    expect(act).toThrow(ReceiptError);
+    expect(act).toThrow(problem);
+  });
+});
