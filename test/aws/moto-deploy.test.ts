@@ -26,7 +26,7 @@ import { ChangeMessageVisibilityCommand, CreateQueueCommand, GetQueueAttributesC
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { S3Event, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeS3EventKey } from '../../lib/s3-event.ts';
+import { decodeS3EventKey } from '../../lib/protocol/s3-event.ts';
 import {
   asyncFailureRecord,
   createLambdaContext,
