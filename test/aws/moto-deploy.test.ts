@@ -689,7 +689,9 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
 
       const receipt = await waitForReceipt(key, 90_000);
 
-      expect(receipt).toMatchObject({ status: 'failed', key, blockNum: 0, reason: { code: 'DEAD_LETTERED' } });
+      expect(receipt).toMatchObject({ status: 'failed', key, blockNum: 0, attempts: settings.blocksQueue.maxReceiveCount, reason: { code: 'DEAD_LETTERED' } });
+      // moto carries the source queue's receive count into the DLQ: the dead-letter bundle saw 9.
+      expect(logs.some((line) => line.includes('block dead-lettered') && line.includes(`"receiveCount":${settings.blocksQueue.maxReceiveCount + 1}`))).toBe(true);
       expect(emulator.committed(session.uploadId)).toBeUndefined();
       // Delivered exactly maxReceiveCount times, each invocation dying, then redriven by moto.
       expect(crashFanOutFor.get(key)).toBe(settings.blocksQueue.maxReceiveCount);
