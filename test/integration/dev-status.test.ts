@@ -147,36 +147,40 @@ describe('CLI: clip-relay status and redrive', () => {
   const tokens: TokenProvider = {
     authorization: (tokenRef) => (tokenRef === 'hang' && hanging ? new Promise<string>(() => {}) : Promise.resolve(TEST_AUTHORIZATION)),
   };
-  let relay: RelayFixture;
-  beforeAll(async () => {
-    relay = await startRelayFixture({
-      tokens,
-      adjustSettings: (settings) => {
-        settings.fanOut.timeoutSeconds = 2;
-        settings.blocksQueue.visibilityTimeoutSeconds = 2;
-        settings.blocksQueue.maxReceiveCount = 2;
-      },
-    });
+  const hangingRelay = (maxReceiveCount: number) => startRelayFixture({
+    tokens,
+    adjustSettings: (settings) => {
+      settings.fanOut.timeoutSeconds = 2;
+      settings.blocksQueue.visibilityTimeoutSeconds = 2;
+      settings.blocksQueue.maxReceiveCount = maxReceiveCount;
+    },
   });
-  afterAll(async () => relay?.stop());
+  // `relay` dead-letters a hanging block after 2 receives (~4-6 s); the status test's stuck clip
+  // must stay without a receipt however slow the machine is, so it gets a relay of its own.
+  let relay: RelayFixture;
+  let statusRelay: RelayFixture;
+  beforeAll(async () => {
+    [relay, statusRelay] = await Promise.all([hangingRelay(2), hangingRelay(1000)]);
+  });
+  afterAll(async () => Promise.all([relay?.stop(), statusRelay?.stop()]));
 
-  async function put(key: string, faults: Parameters<RelayFixture['emulator']['openSession']>[0] = {}, tokenRef?: string) {
+  async function put(key: string, faults: Parameters<RelayFixture['emulator']['openSession']>[0] = {}, tokenRef?: string, on: RelayFixture = relay) {
     const bytes = clipBytes(3 * MiB);
-    const session = relay.emulator.openSession({ fileSize: bytes.length, expectedBlocks: 2, ...faults });
-    await relay.stack.putClip({ key, body: bytes, ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks: 2, ...(tokenRef !== undefined && { tokenRef }) } });
+    const session = on.emulator.openSession({ fileSize: bytes.length, expectedBlocks: 2, ...faults });
+    await on.stack.putClip({ key, body: bytes, ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks: 2, ...(tokenRef !== undefined && { tokenRef }) } });
     return { bytes, session };
   }
 
   it('Should report committed, failed, in-flight and stuck clips, and exit 2', async () => {
-    await put('incoming/status/stuck.bin', {}, 'hang');
-    await put('incoming/status/committed.bin');
-    await put('incoming/status/failed.bin', { faults: { blocks: { 0: { answers: [{ status: 403 }] } } } });
-    await relay.stack.waitForReceipt('incoming/status/committed.bin');
-    await relay.stack.waitForReceipt('incoming/status/failed.bin');
+    await put('incoming/status/stuck.bin', {}, 'hang', statusRelay);
+    await put('incoming/status/committed.bin', {}, undefined, statusRelay);
+    await put('incoming/status/failed.bin', { faults: { blocks: { 0: { answers: [{ status: 403 }] } } } }, undefined, statusRelay);
+    await statusRelay.stack.waitForReceipt('incoming/status/committed.bin');
+    await statusRelay.stack.waitForReceipt('incoming/status/failed.bin');
     await new Promise((r) => setTimeout(r, 2500));
-    await put('incoming/status/in-flight.bin', {}, 'hang');
+    await put('incoming/status/in-flight.bin', {}, 'hang', statusRelay);
 
-    const result = await clipRelay(['status', '--endpoint', relay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--json']);
+    const result = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--json']);
     expect(result.code, result.stderr).toBe(2);
     const states = Object.fromEntries((JSON.parse(result.stdout) as Array<{ key: string; state: string; reason?: { code: string } }>).map((s) => [s.key, s]));
     expect(states['incoming/status/committed.bin']?.state).toBe('committed');
@@ -185,7 +189,7 @@ describe('CLI: clip-relay status and redrive', () => {
     expect(states['incoming/status/stuck.bin'], JSON.stringify(states['incoming/status/stuck.bin'])).toMatchObject({ state: 'stuck' });
     expect(Object.keys(states)).toHaveLength(4);
 
-    const table = await clipRelay(['status', '--endpoint', relay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--state', 'committed']);
+    const table = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--state', 'committed']);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('committed');
     expect(table.stdout).toContain('incoming/status/committed.bin');
