@@ -65,7 +65,7 @@ export function s3ClipStore(s3: S3Client): ClipStore {
             IfMatch: `"${clip.etag}"`,
             ...(clip.versionId !== undefined && { VersionId: clip.versionId }),
           }),
-          { abortSignal: signal },
+          signal === undefined ? {} : { abortSignal: signal },
         );
         return object.Body as Readable;
       } catch (error) {

@@ -53,7 +53,7 @@ export async function putBlock(input: PutBlockRequest): Promise<PutAnswer> {
   try {
     const response = await requestWith(input.dispatcher, input.url, {
       method: 'PUT',
-      signal: input.signal,
+      signal: input.signal ?? null,
       body: input.body,
       headers: {
         authorization: input.authorization,

@@ -41,7 +41,7 @@ function rotatingTokens(): TokenProvider & { calls: Array<{ ref: string; forceFe
 interface Scenario {
   name: string;
   faults?: UploadFaults;
-  blocks?: number;
+  blocks?: number | undefined;
   tokenRef?: string;
   /** What its receipt must say, proving the path was really taken. */
   expect: Partial<Receipt> & { status: Receipt['status'] };
