@@ -14,13 +14,13 @@ export interface RelayFileOptions {
   ticket: Ticket;
   /** Hosts allowed besides the default `*.xboxlive.com`. */
   allowHosts: string[];
-  serviceVersion?: string;
-  concurrency?: number;
-  putTimeoutMs?: number;
-  backoffBaseMs?: number;
-  backoffCapMs?: number;
+  serviceVersion?: string | undefined;
+  concurrency?: number | undefined;
+  putTimeoutMs?: number | undefined;
+  backoffBaseMs?: number | undefined;
+  backoffCapMs?: number | undefined;
   timeoutSeconds: number;
-  logLevel?: string;
+  logLevel?: string | undefined;
 }
 
 /** How the relay went. */
