@@ -65,6 +65,7 @@ function fakes(options: { receipt?: string; answers?: Array<(res: ServerResponse
   service.answers = options.answers ?? [answer(202)];
   const calls = { opened: 0, delays: [] as number[], outcomes: [] as OutcomeMessage[], tokenFetches: [] as Array<boolean | undefined> };
   const clips: ClipStore = {
+    list: async () => [],
     head: async () => undefined,
     openRange:
       options.openRange ??
