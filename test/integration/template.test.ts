@@ -2,28 +2,37 @@
  * Packages serverless.yml offline with osls + serverless-esbuild (no AWS credentials) and checks
  * the generated CloudFormation and the function artifacts against config/settings.json.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = path.join(ROOT, 'node_modules', '.bin');
-// Node 24 from node_modules/.bin must come first: osls and the bundle checks need it.
-const CHILD_ENV = {
-  ...process.env,
-  PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`,
-  SLS_TELEMETRY_DISABLED: '1',
-  SLS_NOTIFICATIONS_MODE: 'off',
-};
-const PACKAGE_TIMEOUT_MS = 60_000;
-const MiB = 1024 * 1024;
+import {
+  actionsOf,
+  alarmAsDeployed,
+  BIN,
+  CHILD_ENV,
+  conditionValues,
+  dashboardMetrics,
+  emittedMetricNames,
+  functionByHandler,
+  grantsOf,
+  mappingFor,
+  mappingsOf,
+  MiB,
+  PACKAGE_TIMEOUT_MS,
+  packageService,
+  queue,
+  readZip,
+  resourcesOfType,
+  roleOf,
+  ROOT,
+  run,
+  schemaProblems,
+  type DashboardMetric,
+  type Packaged,
+  type Props,
+  type Resource,
+} from '../helpers/cloudformation.ts';
 
 interface Settings {
   incomingPrefix: string;
@@ -52,163 +61,6 @@ interface Settings {
   alarms: { periodSeconds: number; blocksQueueOldestMessageAgeSeconds: number };
 }
 const settings = JSON.parse(fs.readFileSync(path.join(ROOT, 'config', 'settings.json'), 'utf8')) as Settings;
-
-// CloudFormation is untyped JSON; `any` keeps property access readable in assertions.
-type Props = Record<string, any>;
-interface Resource {
-  Type: string;
-  Properties: Props;
-  DependsOn?: string | string[];
-}
-interface Template {
-  Conditions?: Record<string, unknown>;
-  Resources: Record<string, Resource>;
-  Outputs: Record<string, { Value: unknown }>;
-}
-
-interface Packaged {
-  dir: string;
-  output: string;
-  template: Template;
-}
-
-/** Runs `osls package` from the repository root into a fresh temporary directory. */
-async function packageService(extraArgs: string[] = []): Promise<Packaged> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clip-relay-package-'));
-  let stdout: string;
-  let stderr: string;
-  try {
-    ({ stdout, stderr } = await run(path.join(BIN, 'osls'), ['package', '--package', dir, ...extraArgs], {
-      cwd: ROOT,
-      env: CHILD_ENV,
-      timeout: PACKAGE_TIMEOUT_MS,
-      maxBuffer: 16 * MiB,
-    }));
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`osls package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-  const template = JSON.parse(
-    fs.readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as Template;
-  return { dir, output: `${stdout}\n${stderr}`.replace(/\u001b\[[0-9;]*m/g, ''), template };
-}
-
-function resourcesOfType(template: Template, type: string): [string, Resource][] {
-  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-}
-
-/** The one AWS::Lambda::Function with this handler, as [logicalId, resource]. */
-function functionByHandler(template: Template, handler: string): [string, Resource] {
-  const found = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => r.Properties.Handler === handler);
-  expect(found, `functions with handler ${handler}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function mappingsOf(template: Template, functionLogicalId: string): Props[] {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')
-    .filter(([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionLogicalId, 'Arn'] }))
-    .map(([, r]) => r.Properties);
-}
-
-/** The one event source mapping of a function (of a function with several: the one on `queueId`). */
-function mappingFor(template: Template, functionLogicalId: string, queueId?: string): Props {
-  const found = mappingsOf(template, functionLogicalId).filter(
-    (m) => queueId === undefined || JSON.stringify(m.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
-  );
-  expect(found, `event source mappings of ${functionLogicalId}${queueId === undefined ? '' : ` on ${queueId}`}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function queue(template: Template, logicalId: string): Props {
-  const r = template.Resources[logicalId];
-  expect(r?.Type, logicalId).toBe('AWS::SQS::Queue');
-  return r!.Properties;
-}
-
-/** The schema problems osls printed (configValidationMode: warn). */
-function schemaProblems(output: string): string[] {
-  const block = /Invalid configuration encountered\n((?:[ \t]+at .*\n?)+)/.exec(output);
-  return block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
-}
-
-/** Evaluates the template's Conditions (Fn::Not / Fn::Equals over values known at package time). */
-function conditionValues(template: Template): Record<string, boolean> {
-  const evaluate = (c: any): boolean => {
-    if (c['Fn::Not']) return !evaluate(c['Fn::Not'][0]);
-    if (c['Fn::Equals']) {
-      const [a, b] = c['Fn::Equals'] as unknown[];
-      if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`condition not known at package time: ${JSON.stringify(c)}`);
-      return a === b;
-    }
-    throw new Error(`unsupported condition ${JSON.stringify(c)}`);
-  };
-  return Object.fromEntries(Object.entries(template.Conditions ?? {}).map(([name, c]) => [name, evaluate(c)]));
-}
-
-const NO_VALUE = Symbol('AWS::NoValue');
-
-/** Resolves Fn::If against the evaluated conditions and drops AWS::NoValue, as CloudFormation does. */
-function resolveIfs(value: unknown, conditions: Record<string, boolean>): any {
-  if (Array.isArray(value)) return value.map((v) => resolveIfs(v, conditions)).filter((v) => v !== NO_VALUE);
-  if (value === null || typeof value !== 'object') return value;
-  const o = value as Props;
-  if ('Fn::If' in o) {
-    const [name, whenTrue, whenFalse] = o['Fn::If'] as [string, unknown, unknown];
-    expect(conditions, `condition ${name}`).toHaveProperty([name]);
-    return resolveIfs(conditions[name] ? whenTrue : whenFalse, conditions);
-  }
-  if (JSON.stringify(o) === JSON.stringify({ Ref: 'AWS::NoValue' })) return NO_VALUE;
-  const out: Props = {};
-  for (const [k, v] of Object.entries(o)) {
-    const r = resolveIfs(v, conditions);
-    if (r !== NO_VALUE) out[k] = r;
-  }
-  return out;
-}
-
-/** A policy Resource as a readable string: Fn::Sub text, `Logical.Attr` for GetAtt, or the literal. */
-function resourceText(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  const r = resource as Props;
-  if (typeof r['Fn::Sub'] === 'string') return r['Fn::Sub'] as string;
-  if (Array.isArray(r['Fn::GetAtt'])) return (r['Fn::GetAtt'] as string[]).join('.');
-  throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
-}
-
-/** The role a function runs with, as [logicalId, resource]. */
-function roleOf(template: Template, handler: string): [string, Resource] {
-  const [, fn] = functionByHandler(template, handler);
-  const ref = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
-  expect(ref['Fn::GetAtt']?.[1], `${handler} role`).toBe('Arn');
-  const roleId = ref['Fn::GetAtt'][0];
-  const role = template.Resources[roleId];
-  expect(role?.Type, roleId).toBe('AWS::IAM::Role');
-  return [roleId, role!];
-}
-
-/**
- * Every permission a role grants, one `action resource[ if condition]` line each, sorted: exact
- * regardless of how the statements are grouped. Fn::If is resolved with the template's conditions.
- */
-function grantsOf(template: Template, role: Resource): string[] {
-  const conditions = conditionValues(template);
-  const statements = (role.Properties.Policies as Props[]).flatMap(
-    (p) => resolveIfs(p.PolicyDocument.Statement, conditions) as Props[],
-  );
-  const lines: string[] = [];
-  for (const s of statements) {
-    expect(s.Effect).toBe('Allow');
-    expect(s.NotAction ?? s.NotResource).toBeUndefined();
-    const condition = s.Condition === undefined ? '' : ` if ${JSON.stringify(s.Condition)}`;
-    for (const action of [s.Action].flat() as string[]) {
-      for (const resource of [s.Resource].flat()) lines.push(`${action} ${resourceText(resource)}${condition}`);
-    }
-  }
-  return lines.sort();
-}
-
-const actionsOf = (grants: string[]): string[] => [...new Set(grants.map((g) => g.split(' ')[0]!))].sort();
 
 const LOGS = (functionName: string) =>
   [
@@ -334,95 +186,6 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
     FanOutErrorsAlarm: { ...name('fan-out-errors'), ...fanOut('Errors') },
     FanOutThrottlesAlarm: { ...name('fan-out-throttles'), ...fanOut('Throttles') },
   };
-}
-
-/** An alarm's properties with AlarmActions resolved, minus its description. */
-function alarmAsDeployed(template: Template, alarm: Resource): Props {
-  const { AlarmDescription, ...rest } = resolveIfs(alarm.Properties, conditionValues(template)) as Props;
-  expect(typeof AlarmDescription).toBe('string');
-  return rest;
-}
-
-/** Every metric name the code may emit (the MetricName union in lib/runtime/metrics.ts). */
-function emittedMetricNames(): string[] {
-  const source = fs.readFileSync(path.join(ROOT, 'lib', 'runtime', 'metrics.ts'), 'utf8');
-  const union = /export type MetricName =([^;]+);/.exec(source);
-  expect(union, 'MetricName union in lib/runtime/metrics.ts').not.toBeNull();
-  return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
-}
-
-interface DashboardMetric {
-  namespace: string;
-  metric: string;
-  dimension: [string, string];
-  stat: string;
-}
-
-/** The dashboard's body with Fn::Sub applied (region us-east-1), parsed. */
-function dashboardBody(template: Template): { widgets: { type: string; properties: Props }[] } {
-  const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
-  expect(dashboards).toHaveLength(1);
-  const [body, vars] = dashboards[0]![1].Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
-  const text = body.replace(/\$\{([\w:.]+)\}/g, (_, name: string) => {
-    if (name === 'AWS::Region') return 'us-east-1';
-    const v = vars[name];
-    if (typeof v === 'string') return v;
-    // References stay symbolic so the test can check what they point at.
-    return `<${JSON.stringify(v).replaceAll('"', "'")}>`;
-  });
-  return JSON.parse(text) as { widgets: { type: string; properties: Props }[] };
-}
-
-function dashboardMetrics(template: Template): Record<string, DashboardMetric[]> {
-  const out: Record<string, DashboardMetric[]> = {};
-  for (const w of dashboardBody(template).widgets) {
-    expect(w.type).toBe('metric');
-    expect(w.properties.region).toBe('us-east-1');
-    out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
-      expect(m).toHaveLength(5);
-      const [namespace, metric, dimName, dimValue, options] = m as [string, string, string, string, Props];
-      return { namespace, metric, dimension: [dimName, dimValue], stat: options.stat as string };
-    });
-  }
-  return out;
-}
-
-/** Minimal zip reader (stored + deflate, no zip64): entry name -> content. Directory entries skipped. */
-function readZip(file: string): Map<string, Buffer> {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${file}: no end-of-central-directory record`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const entries = new Map<string, Buffer>();
-  for (let n = 0; n < count; n++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`${file}: bad central directory entry ${n}`);
-    const method = buf.readUInt16LE(p + 10);
-    const compressedSize = buf.readUInt32LE(p + 20);
-    const size = buf.readUInt32LE(p + 24);
-    const nameLength = buf.readUInt16LE(p + 28);
-    const extraLength = buf.readUInt16LE(p + 30);
-    const commentLength = buf.readUInt16LE(p + 32);
-    const localHeader = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLength);
-    p += 46 + nameLength + extraLength + commentLength;
-    if (name.endsWith('/')) continue;
-    const start = localHeader + 30 + buf.readUInt16LE(localHeader + 26) + buf.readUInt16LE(localHeader + 28);
-    const raw = buf.subarray(start, start + compressedSize);
-    let data: Buffer;
-    if (method === 0) data = raw;
-    else if (method === 8) data = zlib.inflateRawSync(raw);
-    else throw new Error(`${file}: ${name} uses unsupported compression method ${method}`);
-    if (data.length !== size) throw new Error(`${file}: ${name} inflated to ${data.length} bytes, expected ${size}`);
-    entries.set(name, data);
-  }
-  return entries;
 }
 
 const FUNCTIONS = [
