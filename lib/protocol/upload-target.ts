@@ -1,4 +1,5 @@
 import { UploadTargetRefusedError } from './errors.ts';
+import { MAX_UPLOAD_URI_CHARS } from './limits.ts';
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
@@ -90,8 +91,8 @@ export function displayUri(uri: string): string {
   const printable = uri.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
   try {
     const url = new URL(printable);
-    return `${url.protocol}//${url.host}${url.pathname}`.slice(0, 2048);
+    return `${url.protocol}//${url.host}${url.pathname}`.slice(0, MAX_UPLOAD_URI_CHARS);
   } catch {
-    return printable.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1').split(/[?#]/, 1)[0]!.slice(0, 2048);
+    return printable.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1').split(/[?#]/, 1)[0]!.slice(0, MAX_UPLOAD_URI_CHARS);
   }
 }

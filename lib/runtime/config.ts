@@ -1,7 +1,7 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
-import { MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { MAX_BLOCK_BYTES_CAP, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
 import { hostPatternProblem } from '../protocol/upload-target.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
@@ -16,7 +16,7 @@ const ConfigSchema = z.strictObject({
   OUTCOMES_QUEUE_URL: z.url(),
   INCOMING_PREFIX: prefix('incoming/'),
   RECEIPTS_PREFIX: prefix('receipts/'),
-  MAX_BLOCK_BYTES: positiveInt(2_097_152, 64 * 1024 * 1024),
+  MAX_BLOCK_BYTES: positiveInt(2_097_152, MAX_BLOCK_BYTES_CAP),
   SERVICE_VERSION: z._default(z.string().check(z.regex(/^[\w.-]{1,16}$/)), '1'),
   ALLOWED_HOSTS: z._default(z.string().check(z.minLength(1)), '*.xboxlive.com'),
   PUT_CONCURRENCY: positiveInt(8, 64),
