@@ -147,8 +147,8 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       receiveCount: delivery.receiveCount,
       baseMs: deps.config.backoffBaseMs,
       capMs: deps.config.backoffCapMs,
-      ...(retryAfterMs !== undefined && { retryAfterMs }),
-      ...(deps.random !== undefined && { random: deps.random }),
+      retryAfterMs,
+      random: deps.random,
     });
     if (holdClip) deps.clipBackoff?.set(id, now() + delayMs);
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
@@ -194,7 +194,7 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       serviceVersion: deps.config.serviceVersion,
       body,
       contentLength: message.end - message.start,
-      ...(delivery.signal !== undefined && { signal: delivery.signal }),
+      signal: delivery.signal,
     });
     const durationMs = Math.round(performance.now() - started);
     const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });

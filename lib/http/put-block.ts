@@ -15,7 +15,7 @@ export interface PutBlockRequest {
   serviceVersion: string;
   body: Readable;
   contentLength: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 // A service or library message could echo the header: the token never travels on in an answer.
