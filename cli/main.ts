@@ -97,7 +97,7 @@ export function buildProgram() {
       await runDev(
         {
           port: opts.port,
-          ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+          dataDir: opts.dataDir,
           emulator: opts.emulator,
           emulatorPort: opts.emulatorPort ?? 0,
           allowHosts: opts.allowHost,
@@ -119,7 +119,7 @@ export function buildProgram() {
   ).action(async (opts) => {
     const target = targetFrom(opts);
     try {
-      const all = await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter, ...(opts.prefix !== undefined && { prefix: opts.prefix }) });
+      const all = await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter, prefix: opts.prefix });
       const states = opts.state;
       const shown = states.length === 0 ? all : all.filter((status) => states.includes(status.state));
       process.stdout.write(opts.json ? `${JSON.stringify(shown)}\n` : `${statusTable(shown)}\n`);
@@ -182,12 +182,7 @@ function withTarget<Args extends unknown[], Opts extends OptionValues>(command: 
 
 function targetFrom(opts: TargetOptions) {
   try {
-    return resolveTarget({
-      ...(opts.endpoint !== undefined && { endpoint: opts.endpoint }),
-      ...(opts.stage !== undefined && { stage: opts.stage }),
-      ...(opts.region !== undefined && { region: opts.region }),
-      ...(opts.bucket !== undefined && { bucket: opts.bucket }),
-    });
+    return resolveTarget(opts);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

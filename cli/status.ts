@@ -7,7 +7,7 @@ import type { Target } from './target.ts';
 export const CLIP_STATES: readonly ClipState[] = ['failed', 'stuck', 'unconfirmed', 'in-flight', 'committed'];
 
 /** The clips under the incoming prefix (and `prefix` within it) with their states. */
-export async function readStatuses(target: Target, options: { prefix?: string; stuckAfterSeconds: number; now?: Date }): Promise<ClipStatus[]> {
+export async function readStatuses(target: Target, options: { prefix?: string | undefined; stuckAfterSeconds: number; now?: Date }): Promise<ClipStatus[]> {
   const clips = s3ClipStore(target.s3);
   const listed = await clips.list(target.bucket, `${target.incomingPrefix}${options.prefix ?? ''}`);
   const receipts = await readReceipts(clips, target.bucket, target.receiptsPrefix, listed.map((clip) => clip.key));
