@@ -133,10 +133,10 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
     case 'recoverable':
-      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, ...verdict });
+      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, retryAfterMs: verdict.retryAfterMs, holdClip: verdict.holdClip });
   }
 
-  async function retryOrFail(why: string, options: { answer?: PutAnswer; retryAfterMs?: number; holdClip?: true } = {}): Promise<BlockResult> {
+  async function retryOrFail(why: string, options: { answer?: PutAnswer | undefined; retryAfterMs?: number | undefined; holdClip?: boolean | undefined } = {}): Promise<BlockResult> {
     const { answer, retryAfterMs, holdClip } = options;
     // Past the deadline the handler has already reported this record for redelivery.
     if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${why}`);
