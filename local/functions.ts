@@ -106,7 +106,6 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
     stuckClips: timed(
       'stuckClips',
       createStuckClipsHandler({
-        s3,
         clips,
         bucket: options.bucket,
         incomingPrefix: config.incomingPrefix,

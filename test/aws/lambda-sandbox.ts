@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from 'aws-lambda';
-import { ROOT, unzipTo } from '../helpers/package-service.ts';
+import { ROOT, unzipTo } from '../helpers/cloudformation.ts';
 
 const BOOTSTRAP = path.join(ROOT, 'test', 'aws', 'lambda-bootstrap.mjs');
 

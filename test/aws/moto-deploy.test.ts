@@ -37,7 +37,7 @@ import {
   type SqsEventSource,
 } from '../../local/event-source/index.ts';
 import { startTransferEmulator, type TransferEmulator } from '../../local/emulator/transfer-service.ts';
-import { packageService, ROOT, type PackagedService } from '../helpers/package-service.ts';
+import { packageService, ROOT, type Packaged, type Props, type Template } from '../helpers/cloudformation.ts';
 import { deployPackage, type DeployedStack } from './deploy-stack.ts';
 import { createLambdaSandbox, type LambdaSandbox } from './lambda-sandbox.ts';
 import { motoServerInstalled, startMotoServer, type MotoServer } from './moto-server.ts';
@@ -90,10 +90,6 @@ function motoIamGaps(statements: Props[]): Props[] {
   return gaps;
 }
 
-type Props = Record<string, any>;
-interface Template {
-  Resources: Record<string, { Type: string; Properties: Props }>;
-}
 
 const FUNCTIONS = [
   { name: 'splitter', handler: 'functions/splitter.handler', logicalId: 'SplitterLambdaFunction' },
@@ -119,7 +115,7 @@ type CredentialsMode = 'root' | 'per-role';
 for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) describe(`clip-relay deployed into moto, its packaged bundles running against it (${mode} credentials)`, () => {
   let moto: MotoServer;
   let emulator: TransferEmulator;
-  let pkg: PackagedService<Template>;
+  let pkg: Packaged;
   let deployed: DeployedStack;
   let work: string;
   // moto's S3 signature check (enforcement on) rejects keys with '+' or non-ASCII characters: the
@@ -158,7 +154,7 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
     lambda = new LambdaClient(client);
 
     // A deploy-time parameter, as an operator would pass it: the uploads go to the emulator.
-    pkg = await packageService<Template>(['--stage', STAGE, '--region', REGION, '--param=allowedHosts=127.0.0.1']);
+    pkg = await packageService(['--stage', STAGE, '--region', REGION, '--param=allowedHosts=127.0.0.1']);
     deployed = await deployPackage({ cfn, s3, packageDir: pkg.dir, stackName: `${SERVICE}-${STAGE}`, stage: STAGE });
 
     for (const output of deployed.stack.Outputs ?? []) {

@@ -2,17 +2,37 @@
  * Packages serverless.yml offline with osls + serverless-esbuild (no AWS credentials) and checks
  * the generated CloudFormation and the function artifacts against config/settings.json.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, CHILD_ENV, PACKAGE_TIMEOUT_MS, packageService as packageServiceAs, readZip, ROOT, type PackagedService } from '../helpers/package-service.ts';
-
-const run = promisify(execFile);
-
-const MiB = 1024 * 1024;
+import {
+  actionsOf,
+  alarmAsDeployed,
+  BIN,
+  CHILD_ENV,
+  deployTimeTests,
+  dashboardMetrics,
+  emittedMetricNames,
+  functionByHandler,
+  grantsOf,
+  mappingFor,
+  mappingsOf,
+  MiB,
+  PACKAGE_TIMEOUT_MS,
+  packageService,
+  queue,
+  readZip,
+  resourcesOfType,
+  roleOf,
+  ROOT,
+  run,
+  schemaProblems,
+  type DashboardMetric,
+  type Packaged,
+  type Props,
+  type Resource,
+} from '../helpers/cloudformation.ts';
 
 interface Settings {
   incomingPrefix: string;
@@ -41,122 +61,6 @@ interface Settings {
   alarms: { periodSeconds: number; blocksQueueOldestMessageAgeSeconds: number };
 }
 const settings = JSON.parse(fs.readFileSync(path.join(ROOT, 'config', 'settings.json'), 'utf8')) as Settings;
-
-// CloudFormation is untyped JSON; `any` keeps property access readable in assertions.
-type Props = Record<string, any>;
-interface Resource {
-  Type: string;
-  Properties: Props;
-  DependsOn?: string | string[];
-}
-interface Template {
-  Conditions?: Record<string, unknown>;
-  Resources: Record<string, Resource>;
-  Outputs: Record<string, { Value: unknown }>;
-}
-
-type Packaged = PackagedService<Template>;
-
-const packageService = (extraArgs: string[] = []) => packageServiceAs<Template>(extraArgs);
-
-function resourcesOfType(template: Template, type: string): [string, Resource][] {
-  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-}
-
-/** The one AWS::Lambda::Function with this handler, as [logicalId, resource]. */
-function functionByHandler(template: Template, handler: string): [string, Resource] {
-  const found = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => r.Properties.Handler === handler);
-  expect(found, `functions with handler ${handler}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function mappingsOf(template: Template, functionLogicalId: string): Props[] {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')
-    .filter(([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionLogicalId, 'Arn'] }))
-    .map(([, r]) => r.Properties);
-}
-
-/** The one event source mapping of a function (of a function with several: the one on `queueId`). */
-function mappingFor(template: Template, functionLogicalId: string, queueId?: string): Props {
-  const found = mappingsOf(template, functionLogicalId).filter(
-    (m) => queueId === undefined || JSON.stringify(m.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
-  );
-  expect(found, `event source mappings of ${functionLogicalId}${queueId === undefined ? '' : ` on ${queueId}`}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function queue(template: Template, logicalId: string): Props {
-  const r = template.Resources[logicalId];
-  expect(r?.Type, logicalId).toBe('AWS::SQS::Queue');
-  return r!.Properties;
-}
-
-/** The schema problems osls printed (configValidationMode: warn). */
-function schemaProblems(output: string): string[] {
-  const block = /Invalid configuration encountered\n((?:[ \t]+at .*\n?)+)/.exec(output);
-  return block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
-}
-
-/** Every Fn::If or Condition left in a template (none should be: parameters are resolved at package time). */
-function deployTimeTests(template: Template): string[] {
-  const found: string[] = Object.keys(template.Conditions ?? {}).map((name) => `Conditions.${name}`);
-  const walk = (value: unknown, at: string): void => {
-    if (value === null || typeof value !== 'object') return;
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'Fn::If' || k === 'Condition' && typeof v === 'string') found.push(`${at}.${k}`);
-      walk(v, `${at}.${k}`);
-    }
-  };
-  walk(template.Resources, 'Resources');
-  walk(template.Outputs, 'Outputs');
-  return found;
-}
-
-/** A policy Resource as a readable string: Fn::Sub text, `Logical.Attr` for GetAtt, or the literal. */
-function resourceText(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  const r = resource as Props;
-  if (typeof r['Fn::Sub'] === 'string') return r['Fn::Sub'] as string;
-  if (Array.isArray(r['Fn::GetAtt'])) return (r['Fn::GetAtt'] as string[]).join('.');
-  throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
-}
-
-/** The role a function runs with, as [logicalId, resource]. */
-function roleOf(template: Template, handler: string): [string, Resource] {
-  const [, fn] = functionByHandler(template, handler);
-  const ref = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
-  expect(ref['Fn::GetAtt']?.[1], `${handler} role`).toBe('Arn');
-  const roleId = ref['Fn::GetAtt'][0];
-  const role = template.Resources[roleId];
-  expect(role?.Type, roleId).toBe('AWS::IAM::Role');
-  return [roleId, role!];
-}
-
-/**
- * Every permission a role grants, one `action resource[ if condition]` line each, sorted: exact
- * regardless of how the statements are grouped, in the role's own Policies or in an
- * AWS::IAM::RolePolicy attached to it.
- */
-function grantsOf(template: Template, [roleId, role]: [string, Resource]): string[] {
-  const attached = resourcesOfType(template, 'AWS::IAM::RolePolicy')
-    .filter(([, r]) => JSON.stringify(r.Properties.RoleName) === JSON.stringify({ Ref: roleId }))
-    .map(([, r]) => r.Properties);
-  const statements = [...(role.Properties.Policies as Props[]), ...attached].flatMap(
-    (p) => p.PolicyDocument.Statement as Props[],
-  );
-  const lines: string[] = [];
-  for (const s of statements) {
-    expect(s.Effect).toBe('Allow');
-    expect(s.NotAction ?? s.NotResource).toBeUndefined();
-    const condition = s.Condition === undefined ? '' : ` if ${JSON.stringify(s.Condition)}`;
-    for (const action of [s.Action].flat() as string[]) {
-      for (const resource of [s.Resource].flat()) lines.push(`${action} ${resourceText(resource)}${condition}`);
-    }
-  }
-  return lines.sort();
-}
-
-const actionsOf = (grants: string[]): string[] => [...new Set(grants.map((g) => g.split(' ')[0]!))].sort();
 
 const LOGS = (functionName: string) =>
   [
@@ -282,57 +186,6 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
     FanOutErrorsAlarm: { ...name('fan-out-errors'), ...fanOut('Errors') },
     FanOutThrottlesAlarm: { ...name('fan-out-throttles'), ...fanOut('Throttles') },
   };
-}
-
-/** An alarm's properties minus its description. */
-function alarmAsDeployed(alarm: Resource): Props {
-  const { AlarmDescription, ...rest } = alarm.Properties;
-  expect(typeof AlarmDescription).toBe('string');
-  return rest;
-}
-
-/** Every metric name the code may emit (the MetricName union in lib/runtime/metrics.ts). */
-function emittedMetricNames(): string[] {
-  const source = fs.readFileSync(path.join(ROOT, 'lib', 'runtime', 'metrics.ts'), 'utf8');
-  const union = /export type MetricName =([^;]+);/.exec(source);
-  expect(union, 'MetricName union in lib/runtime/metrics.ts').not.toBeNull();
-  return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
-}
-
-interface DashboardMetric {
-  namespace: string;
-  metric: string;
-  dimension: [string, string];
-  stat: string;
-}
-
-/** The dashboard's body with Fn::Sub applied (region us-east-1), parsed. */
-function dashboardBody(template: Template): { widgets: { type: string; properties: Props }[] } {
-  const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
-  expect(dashboards).toHaveLength(1);
-  const [body, vars] = dashboards[0]![1].Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
-  const text = body.replace(/\$\{([\w:.]+)\}/g, (_, name: string) => {
-    if (name === 'AWS::Region') return 'us-east-1';
-    const v = vars[name];
-    if (typeof v === 'string') return v;
-    // References stay symbolic so the test can check what they point at.
-    return `<${JSON.stringify(v).replaceAll('"', "'")}>`;
-  });
-  return JSON.parse(text) as { widgets: { type: string; properties: Props }[] };
-}
-
-function dashboardMetrics(template: Template): Record<string, DashboardMetric[]> {
-  const out: Record<string, DashboardMetric[]> = {};
-  for (const w of dashboardBody(template).widgets) {
-    expect(w.type).toBe('metric');
-    expect(w.properties.region).toBe('us-east-1');
-    out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
-      expect(m).toHaveLength(5);
-      const [namespace, metric, dimName, dimValue, options] = m as [string, string, string, string, Props];
-      return { namespace, metric, dimension: [dimName, dimValue], stat: options.stat as string };
-    });
-  }
-  return out;
 }
 
 const FUNCTIONS = [
