@@ -4,6 +4,8 @@ import { MAX_UPLOAD_URI_CHARS } from './limits.ts';
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
+// A valid pattern's only colon outside brackets is its port's: `host:port`, `[v6]:port`.
+const WITH_PORT = /:\d{1,5}$/;
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 // `*.domain` (two labels at least, no port), or a host name or bracketed IPv6 literal with an optional port.
@@ -29,7 +31,7 @@ export function hostPatternProblem(pattern: string): string | undefined {
  */
 function hostAllowed(url: URL, pattern: string): boolean {
   if (pattern.startsWith('*.')) return url.port === '' && url.hostname.endsWith(pattern.slice(1)) && url.hostname.length > pattern.length - 1;
-  return pattern.includes(':') && !pattern.startsWith('[') ? pattern === url.host : pattern === url.hostname;
+  return WITH_PORT.test(pattern) ? pattern === url.host : pattern === url.hostname;
 }
 
 /** True when an entry names `url`'s host exactly (no wildcard): the opt-in that IP literals and plain http need. */

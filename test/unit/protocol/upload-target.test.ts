@@ -12,6 +12,9 @@ describe('Function: checkUploadTarget', () => {
     ['http://localhost:9/c', ['localhost']],
     ['https://10.0.0.5/c', ['10.0.0.5']],
     ['https://h.example:8443/c', ['h.example:8443']],
+    ['http://[::1]:8080/up', ['[::1]:8080']],
+    ['http://[::1]:8080/up', ['[::1]']],
+    ['https://[2001:db8::5]:8443/up', ['[2001:db8::5]:8443']],
     ['https://A.XBOXLIVE.COM/clips/a@b', XBL],
   ])('Should allow %s', (uri, allowed) => {
     expect(checkUploadTarget(uri, allowed).href).toBe(new URL(uri).href);
@@ -35,6 +38,8 @@ describe('Function: checkUploadTarget', () => {
     ['https://a.xboxlive.com/c\r\nHost: evil', XBL, 'control-characters'],
     ['https://h.example:8443/c', ['h.example:9443'], 'host-not-allowed'],
     ['https://a.xboxlive.com:444/c', XBL, 'host-not-allowed'],
+    ['http://[::1]:8081/up', ['[::1]:8080'], 'ip-literal'],
+    ['http://[::1]/up', ['[::1]:8080'], 'ip-literal'],
   ])('Should refuse %s', (uri, allowed, rule) => {
     try {
       checkUploadTarget(uri, allowed);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfig, requireBucket } from '../../../lib/runtime/config.ts';
 import { ConfigError } from '../../../lib/protocol/errors.ts';
 import { MAX_REDELIVERY_DELAY_MS } from '../../../lib/protocol/limits.ts';
+import { checkUploadTarget } from '../../../lib/protocol/upload-target.ts';
 
 const required = {
   CLIP_RELAY_BLOCKS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/blocks',
@@ -33,6 +34,18 @@ describe('Function: readConfig', () => {
   it('Should accept every form of host pattern the upload-target check matches, lower-cased', () => {
     const config = readConfig({ ...required, CLIP_RELAY_ALLOWED_HOSTS: '*.XboxLive.com, upload.example.com, 127.0.0.1:9000, [::1]:8080, localhost' });
     expect(config.allowedHosts).toStrictEqual(['*.xboxlive.com', 'upload.example.com', '127.0.0.1:9000', '[::1]:8080', 'localhost']);
+  });
+
+  it.each([
+    ['*.XboxLive.com', 'https://gameclipstransfer.xboxlive.com/up'],
+    ['upload.example.com', 'https://upload.example.com:8443/up'],
+    ['127.0.0.1:9000', 'http://127.0.0.1:9000/up'],
+    ['[::1]:8080', 'http://[::1]:8080/up'],
+    ['[::1]', 'http://[::1]:8080/up'],
+    ['localhost', 'http://localhost:3000/up'],
+  ])('Should read the allowed host %s so that it admits %s', (pattern, uri) => {
+    const config = readConfig({ ...required, CLIP_RELAY_ALLOWED_HOSTS: pattern });
+    expect(checkUploadTarget(uri, config.allowedHosts).href).toBe(new URL(uri).href);
   });
 
   it("Should read the stuck-clips function's bucket and threshold when they are set", () => {
