@@ -1,7 +1,11 @@
-import type { RelayQueues } from '../aws/queues.ts';
 import { failureReason, MessageError } from '../protocol/errors.ts';
+import { salvageClipRef, type OutcomeMessage } from '../protocol/messages.ts';
 import type { RelayLogger } from './log.ts';
-import { salvageClipRef } from '../protocol/messages.ts';
+
+/** Where a settled message's failed outcome goes: the outcomes queue (lib/aws/queues.ts's RelayQueues has it). */
+export interface OutcomeSender {
+  sendOutcome(outcome: OutcomeMessage): Promise<void>;
+}
 
 /**
  * Settles a blocks-queue message that cannot be parsed, at once: no delivery can fix it, so
@@ -12,7 +16,7 @@ import { salvageClipRef } from '../protocol/messages.ts';
 export async function settleInvalidMessage(
   record: { messageId: string; body: string },
   error: unknown,
-  deps: { queues: Pick<RelayQueues, 'sendOutcome'>; logger: RelayLogger; now?: () => Date },
+  deps: { queues: OutcomeSender; logger: RelayLogger; now?: () => Date },
 ): Promise<'dropped' | 'failed'> {
   if (!(error instanceof MessageError)) throw error;
   const reason = failureReason(error);

@@ -1,6 +1,7 @@
 /**
  * A small CloudFormation evaluator for the template `osls package` writes: packaging, resource
- * lookups, Conditions and Fn::If as CloudFormation resolves them, IAM grants as one line each,
+ * lookups, IAM grants as one line each, the Conditions and Fn::If left in a template (none
+ * should be: parameters are resolved at package time, see deployTimeTests),
  * alarms and the dashboard as deployed, and a zip reader for the function artifacts.
  * test/integration/template.test.ts asserts on what these return.
  */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STAGES = ['split', 'fan-out', 'finalize', 'dead-letter', 'stuck-clips'];
+const ADAPTERS = ['aws', 'http', 'runtime'];
 
 /** Every module specifier a TypeScript source imports, re-exports or loads dynamically. */
 function importSpecifiers(source: string): string[] {
@@ -33,6 +34,9 @@ function violations(file: string, source: string): string[] {
     if (folder === 'protocol') {
       const allowed = to.folder === 'protocol' || ['zod/mini', 'zod/v4/locales/en.js', 'node:crypto'].includes(to.pkg ?? '');
       if (!allowed) problems.push(`${where}: the protocol core imports only itself, zod and node:crypto`);
+    } else if (ADAPTERS.includes(folder)) {
+      const allowed = to.folder === undefined || ['protocol', 'runtime', folder].includes(to.folder);
+      if (!allowed) problems.push(`${where}: lib/${folder}/ imports only protocol/, runtime/, its own folder and packages`);
     } else if (to.folder !== undefined && STAGES.includes(to.folder) && to.folder !== folder) {
       problems.push(`${where}: only a stage's own files import from lib/${to.folder}/`);
     }
@@ -78,6 +82,29 @@ describe('Architecture: import rules', () => {
       "lib/protocol/example.ts imports '../fan-out/send-block.ts': the protocol core imports only itself, zod and node:crypto",
       "lib/protocol/example.ts imports '../aws/queues.ts': the protocol core imports only itself, zod and node:crypto",
     ]);
+  });
+
+  it('Should report an adapter or runtime module importing a stage or another adapter', () => {
+    const file = path.join(ROOT, 'lib', 'runtime', 'example.ts');
+    const source = [
+      "import type { RelayQueues } from '../aws/queues.ts';",
+      "import { putBlock } from '../http/put-block.ts';",
+      "import { sendBlock } from '../fan-out/send-block.ts';",
+      "const lazy = await import('../split/split-clip.ts');",
+      "import { x } from '../../local/stack.ts';",
+      "import { parseBlockMessage } from '../protocol/messages.ts';",
+      "import type { RelayLogger } from './log.ts';",
+      "import { Logger } from '@aws-lambda-powertools/logger';",
+    ].join('\n');
+    expect(violations(file, source)).toStrictEqual([
+      "lib/runtime/example.ts imports '../aws/queues.ts': lib/runtime/ imports only protocol/, runtime/, its own folder and packages",
+      "lib/runtime/example.ts imports '../http/put-block.ts': lib/runtime/ imports only protocol/, runtime/, its own folder and packages",
+      "lib/runtime/example.ts imports '../fan-out/send-block.ts': lib/runtime/ imports only protocol/, runtime/, its own folder and packages",
+      "lib/runtime/example.ts imports '../split/split-clip.ts': lib/runtime/ imports only protocol/, runtime/, its own folder and packages",
+      "lib/runtime/example.ts imports '../../local/stack.ts': lib/ may not import from local/",
+    ]);
+    const fromAws = violations(path.join(ROOT, 'lib', 'aws', 'example.ts'), "import { send } from '../http/http.ts';\nimport { clipId } from '../protocol/correlation.ts';\nimport { createLimiter } from '../runtime/concurrency.ts';\nimport { x } from './clients.ts';");
+    expect(fromAws).toStrictEqual(["lib/aws/example.ts imports '../http/http.ts': lib/aws/ imports only protocol/, runtime/, its own folder and packages"]);
   });
 
   it('Should report a stage importing another stage, and lib/ importing the local stack', () => {
