@@ -71,7 +71,8 @@ export async function settleDeadLetterMessage(
   try {
     parsed = failureBody !== undefined ? { kind: 'splitter-failure', failure: parseSplitterFailure(failureBody) } : { kind: 'block', message: parseBlockMessage(record.body) };
   } catch (error) {
-    return settleInvalidMessage(record, error, deps);
+    // The DLQ has no redrive: a message newer than this build would circle until it expires.
+    return settleInvalidMessage(record, error, { ...deps, tooNew: 'fail' });
   }
   return parsed.kind === 'splitter-failure' ? settleSplitterFailure(parsed.failure, deps) : settleDeadLetter(parsed.message, record.receiveCount, deps);
 }

@@ -125,6 +125,20 @@ export class RetryLaterError extends ClipRelayError {
   }
 }
 
+/**
+ * Thrown when a message's version (`v`) is newer than any this build reads: a newer relay wrote
+ * it during a deploy, or before a rollback. Not invalid, only early: SQS should deliver it again,
+ * by when the reader may have been updated (docs/deploy.md, rollout order).
+ */
+export class MessageTooNewError extends RetryLaterError {
+  readonly version: number;
+  constructor(message: string, version: number) {
+    super(message);
+    this.name = 'MessageTooNewError';
+    this.version = version;
+  }
+}
+
 /** Why a clip or block failed, as outcomes, receipts and logs carry it. */
 export const FailureReasonSchema = z.strictObject({ code: z.enum(FAILURE_CODES), message: z.string() });
 export type FailureReason = z.infer<typeof FailureReasonSchema>;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { FailureReasonSchema, MessageError } from './errors.ts';
+import { FailureReasonSchema, MessageError, MessageTooNewError } from './errors.ts';
 import { MAX_UINT32 } from './limits.ts';
 import { AnswerSummarySchema } from './put-answer.ts';
 import { parseWith } from './schema.ts';
@@ -100,11 +100,15 @@ function liftV1(value: unknown): BlockMessage {
 
 /**
  * Parses a blocks-queue message body (version 2, or version 1 lifted to it).
+ * @throws MessageTooNewError when its `v` is a number above {@link BLOCK_MESSAGE_VERSION}: a newer build wrote it
  * @throws MessageError when it is not JSON, not a block message of a known version, or its range is not inside the clip
  */
 export function parseBlockMessage(body: string): BlockMessage {
   const value = parseJson(body);
   const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  if (typeof version === 'number' && version > BLOCK_MESSAGE_VERSION) {
+    throw new MessageTooNewError(`block message version ${version} is newer than this build (it reads versions 1 to ${BLOCK_MESSAGE_VERSION}): retry later`, version);
+  }
   const message =
     version === 1 ? liftV1(value) : parseWith(BlockMessageSchema, value, (m) => new MessageError(`block message (version ${BLOCK_MESSAGE_VERSION}): ${m}`));
   if (message.start >= message.end || message.end > message.clip.size) {

@@ -480,7 +480,7 @@ describe('Bad input through the real pipeline', () => {
 
     type Identifiable = [name: string, breakIt: (m: BlockMessage) => unknown, problem: RegExp];
     it.each<Identifiable>([
-      ['an unknown version (v: 3)', (m) => ({ ...m, v: 3 }), /\bv\b/],
+      ['an unknown version (v: 0)', (m) => ({ ...m, v: 0 }), /\bv\b/],
       ['no version', (m) => ({ ...m, v: undefined }), /\bv\b/],
       ['a missing uploadId', (m) => ({ ...m, ticket: { ...m.ticket, uploadId: undefined } }), /uploadId/],
       ['a missing uploadUri', (m) => ({ ...m, ticket: { ...m.ticket, uploadUri: undefined } }), /uploadUri/],
@@ -521,14 +521,17 @@ describe('Bad input through the real pipeline', () => {
       expect(relay.emulator.requests.length - requestsBefore).toBe(3);
     });
 
-    it('Should settle every bad record of one batch and send the good ones in the same invocation, reporting no item failure', async () => {
+    it('Should settle every bad record of one batch, return the one newer than this build, and send the good ones in the same invocation', async () => {
       const cursor = logCursor(relay.logs);
       const { good, messages } = await goodBlocksOutsideIncoming();
+      const newerKey = nextKey('batch-v3');
       const bodies = [
         '{"v":1,"clip":',
         '[1,2,3]',
-        JSON.stringify({ ...baseMessage(nextKey('batch-v3')), v: 3 }),
+        JSON.stringify({ ...baseMessage(nextKey('batch-v0')), v: 0 }),
         JSON.stringify({ ...baseMessage(nextKey('batch-range')), end: 20 }),
+        // Written by a newer splitter during a deploy: back to SQS for an updated fan-out, not failed.
+        JSON.stringify({ ...baseMessage(newerKey), v: 3 }),
         ...messages.map((m) => JSON.stringify(m)),
       ];
       const now = String(Date.now());
@@ -545,12 +548,16 @@ describe('Bad input through the real pipeline', () => {
         ),
       );
       const response = await relay.stack.handlers.fanOut({ Records: records } as unknown as SQSEvent, createLambdaContext({ functionName: 'fan-out', timeoutSeconds: 5 }));
-      expect(response).toStrictEqual({ batchItemFailures: [] });
+      expect(response).toStrictEqual({ batchItemFailures: [{ itemIdentifier: records[4]!.messageId }] });
       await expectCommitted(good);
       const lines = cursor.lines().filter((l) => l.function === 'fan-out');
       for (const record of records.slice(0, 4)) {
         expect(lines.filter((l) => l.message === 'block message dropped' && l.messageId === record.messageId), record.body).toHaveLength(1);
       }
+      expect(lines.filter((l) => l.messageId === records[4]!.messageId)).toStrictEqual([
+        expect.objectContaining({ level: 'WARN', message: 'block message newer than this build: back to the queue', version: 3, key: newerKey }),
+      ]);
+      expect(await relay.stack.s3.send(new ListObjectsV2Command({ Bucket: bucket(), Prefix: `${relay.stack.config.receiptsPrefix}${newerKey}` }))).toMatchObject({ KeyCount: 0 });
       const invocation = lines.find((l) => l.message === 'block message dropped')?.function_request_id;
       expect(lines.filter((l) => l.message === 'block answered' && l.key === good.key).map((l) => l.function_request_id)).toStrictEqual([invocation, invocation, invocation]);
     });
@@ -591,14 +598,14 @@ describe('Bad input through the real pipeline', () => {
       await waitForDeleted(relay.stack, relay.stack.queues.blocksDlq, sent.MessageId!, 5_000);
     });
 
-    it('Should fail the clip named in a dead letter of an unknown version, with a receipt', async () => {
+    it('Should fail the clip named in a dead letter newer than this build, with a receipt: the DLQ is the last stop', async () => {
       const cursor = logCursor(relay.logs);
       const key = nextKey('dead-letter-v3');
       const sent = await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify({ ...baseMessage(key), v: 3 }) }));
       await cursor.waitFor((l) => l.function === 'dead-letter' && l.messageId === sent.MessageId);
       await waitForDeleted(relay.stack, relay.stack.queues.blocksDlq, sent.MessageId!, 5_000);
       const receipt = await receiptOrDiagnosis(key, 3_000, cursor);
-      expect(receipt).toMatchObject({ status: 'failed', key, reason: { code: expect.stringMatching(/^(DEAD_LETTERED|MESSAGE_INVALID)$/) } });
+      expect(receipt).toMatchObject({ status: 'failed', key, reason: { code: 'MESSAGE_INVALID', message: 'block message version 3 is newer than this build (it reads versions 1 to 2), and the dead-letter queue is its last stop' } });
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MessageError } from '../../../lib/protocol/errors.ts';
+import { MessageError, MessageTooNewError, RetryLaterError } from '../../../lib/protocol/errors.ts';
 import { oneBlockMessage } from '../../helpers/block-message.ts';
 import { BLOCK_MESSAGE_VERSION, parseBlockMessage, parseOutcomeMessage, salvageClipRef, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
 
@@ -38,7 +38,8 @@ describe('Function: parseBlockMessage', () => {
 
   it.each<[name: string, body: string, problem: RegExp]>([
     ['not JSON', '{"v":2', /^message body is not JSON$/],
-    ['an unknown version', JSON.stringify({ ...block, v: 3 }), /^block message \(version 2\): .*\bv\b/],
+    ['an unknown version below 1 (v: 0)', JSON.stringify({ ...block, v: 0 }), /^block message \(version 2\): .*\bv\b/],
+    ['a version that is not a number (v: "3")', JSON.stringify({ ...block, v: '3' }), /^block message \(version 2\): .*\bv\b/],
     ['a ticket with CR/LF in its uploadId', JSON.stringify({ ...block, ticket: { ...block.ticket, uploadId: 'a\r\nX: 1' } }), /control characters/],
     ['an unknown ticket field', JSON.stringify({ ...block, ticket: { ...block.ticket, authorization: 'XBL3.0 x=1;t' } }), /authorization/],
     ['ticket fields at the top of a version-2 message', JSON.stringify({ ...block, uploadId: 'id' }), /uploadId/],
@@ -50,6 +51,16 @@ describe('Function: parseBlockMessage', () => {
     const act = () => parseBlockMessage(body);
     expect(act).toThrow(MessageError);
     expect(act).toThrow(problem);
+  });
+});
+
+describe('Function: parseBlockMessage, a message newer than this build', () => {
+  it.each([3, 4.5, 1000])('Should report version %s as newer than this build, to retry later, not as invalid', (v) => {
+    const act = () => parseBlockMessage(JSON.stringify({ ...block, v, ticket: { nestedDifferently: true } }));
+    expect(act).toThrow(MessageTooNewError);
+    expect(act).toThrow(RetryLaterError);
+    expect(act).not.toThrow(MessageError);
+    expect(act).toThrow(`block message version ${v} is newer than this build (it reads versions 1 to 2): retry later`);
   });
 });
 
