@@ -18,10 +18,17 @@ status=0
 lint() {
   local name="$1"; shift
   osls package --package "$out/$name" "$@" >"$out/$name.log" 2>&1 || { cat "$out/$name.log"; return 1; }
-  local findings
-  # cfn-lint exits non-zero for warnings too; the findings are judged below.
+  local findings code=0
+  # cfn-lint's exit code is a bitmask: 2 error, 4 warning, 8 informational finding (judged
+  # below, by rule), 1 a crash or a usage error (no verdict at all: fail).
   findings="$(cfn-lint --format parseable "$out/$name/cloudformation-template-update-stack.json" \
-    "$out/$name/cloudformation-template-create-stack.json" || true)"
+    "$out/$name/cloudformation-template-create-stack.json" 2>"$out/$name.err")" || code=$?
+  if (( code & 1 )) || { [ -z "$findings" ] && [ -s "$out/$name.err" ]; }; then
+    echo "cfn-lint ($name): failed to run (exit code $code)"
+    cat "$out/$name.err"
+    status=1
+    return 0
+  fi
   local others
   others="$(grep -v ':W3005:' <<<"$findings" | grep -v '^$' || true)"
   echo "cfn-lint ($name): $(grep -c ':W3005:' <<<"$findings" || true) x W3005 (allowed), $(grep -c . <<<"$others" || true) other finding(s)"

@@ -31,6 +31,7 @@ import {
   type DashboardMetric,
   type Packaged,
   type Props,
+  type Template,
   type Resource,
 } from '../helpers/cloudformation.ts';
 
@@ -225,6 +226,17 @@ function ownEnv(name: string, o: { bucket: string; stuckAfterSeconds: string }):
 }
 const DEFAULT_OWN_ENV = { bucket: 'clip-relay-dev-us-east-1-clips', stuckAfterSeconds: String(settings.stuckClips.stuckAfterSeconds) };
 
+/**
+ * The block-message readers the splitter's function resource does not depend on: during a stack
+ * update a new splitter (writing a new version) must not start while an old reader runs.
+ */
+function blockMessageReadersFirst(template: Template): { missing: string[] } {
+  const [, splitter] = functionByHandler(template, 'functions/splitter.handler');
+  const dependsOn = [splitter.DependsOn ?? []].flat();
+  const readers = ['functions/fan-out.handler', 'functions/dead-letter.handler'].map((handler) => functionByHandler(template, handler)[0]);
+  return { missing: readers.filter((id) => !dependsOn.includes(id)) };
+}
+
 describe('serverless.yml packaged with defaults (stage dev)', () => {
   let pkg: Packaged;
 
@@ -251,6 +263,10 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       expect(fn.Properties.Timeout, f.name).toBe(f.timeoutSeconds);
       expect(fn.Properties.MemorySize, f.name).toBe(f.memorySize);
     }
+  });
+
+  it('updates the readers of the block message (fan-out, dead-letter) before its writer (splitter)', () => {
+    expect(blockMessageReadersFirst(pkg.template)).toStrictEqual({ missing: [] });
   });
 
   it('gives every function the same environment, derived from settings, the stuck-clips function its bucket and threshold, the fan-out its V8 flags', () => {
@@ -826,6 +842,10 @@ describe('serverless.yml packaged for an existing bucket', () => {
 
   it('passes schema validation except for the v4-only `build` key', () => {
     expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
+  });
+
+  it('updates the readers of the block message before its writer here too', () => {
+    expect(blockMessageReadersFirst(pkg.template)).toStrictEqual({ missing: [] });
   });
 
   it('creates no bucket and no bucket policy', () => {

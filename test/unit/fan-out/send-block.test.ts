@@ -173,14 +173,19 @@ describe('Function: sendBlock', () => {
     expect(last.calls.outcomes[0]).toMatchObject({ status: 'failed', attempts: 8, reason: { code: 'RETRIES_EXHAUSTED' }, answer: { status: 503 } });
   });
 
-  it('Should fail the block with SERVICE_REJECTED and the answer on a 400', async () => {
+  it("Should fail the block with SERVICE_REJECTED and the answer, with the service's errorCode and errorMessage, on a 400", async () => {
     const { deps, calls } = fakes({
-      answers: [(res) => void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ ErrorCode: 'BadBlock', ErrorMessage: 'no' }))],
+      // The protocol's casing (PROTOCOL.md): errorCode, errorMessage.
+      answers: [(res) => void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errorCode: 'BadBlock', errorMessage: 'block 1 is larger than blockSize' }))],
     });
 
     await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('failed');
 
-    expect(calls.outcomes[0]).toMatchObject({ status: 'failed', reason: { code: 'SERVICE_REJECTED' }, answer: { status: 400 } });
+    expect(calls.outcomes[0]).toMatchObject({
+      status: 'failed',
+      reason: { code: 'SERVICE_REJECTED' },
+      answer: { status: 400, errorCode: 'BadBlock', errorMessage: 'block 1 is larger than blockSize' },
+    });
   });
 
   it('Should end the block unconfirmed when a retried block gets 409', async () => {
