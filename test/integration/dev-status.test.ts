@@ -172,15 +172,20 @@ describe('CLI: clip-relay status and redrive', () => {
   }
 
   it('Should report committed, failed, in-flight and stuck clips, and exit 2', async () => {
+    // The stuck clip is aged past STUCK_AFTER by waiting (measured from after its PUT, so its
+    // LastModified is no later); the in-flight clip is dropped just before the CLI runs and has
+    // STUCK_AFTER seconds, not a few, for the CLI to start and list it.
+    const STUCK_AFTER = 15;
     await put('incoming/status/stuck.bin', {}, 'hang', statusRelay);
+    const stuckPutDone = Date.now();
     await put('incoming/status/committed.bin', {}, undefined, statusRelay);
     await put('incoming/status/failed.bin', { faults: { blocks: { 0: { answers: [{ status: 403 }] } } } }, undefined, statusRelay);
     await statusRelay.stack.waitForReceipt('incoming/status/committed.bin');
     await statusRelay.stack.waitForReceipt('incoming/status/failed.bin');
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, Math.max(0, stuckPutDone + (STUCK_AFTER + 1) * 1000 - Date.now())));
     await put('incoming/status/in-flight.bin', {}, 'hang', statusRelay);
 
-    const result = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--json']);
+    const result = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', String(STUCK_AFTER), '--json']);
     expect(result.code, result.stderr).toBe(2);
     const states = Object.fromEntries((JSON.parse(result.stdout) as Array<{ key: string; state: string; reason?: { code: string } }>).map((s) => [s.key, s]));
     expect(states['incoming/status/committed.bin']?.state).toBe('committed');
@@ -189,7 +194,7 @@ describe('CLI: clip-relay status and redrive', () => {
     expect(states['incoming/status/stuck.bin'], JSON.stringify(states['incoming/status/stuck.bin'])).toMatchObject({ state: 'stuck' });
     expect(Object.keys(states)).toHaveLength(4);
 
-    const table = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--state', 'committed']);
+    const table = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', String(STUCK_AFTER), '--state', 'committed']);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('committed');
     expect(table.stdout).toContain('incoming/status/committed.bin');
