@@ -1,7 +1,9 @@
 // Stands in for the nodejs24.x runtime's bootstrap inside one execution environment: loads the
 // handler module from the unzipped task root (argv[2]) by its serverless.yml name (argv[3],
 // e.g. functions/fan-out.handler -> functions/fan-out.mjs, export `handler`), then runs the
-// invocations the parent sends over IPC, one at a time, and answers with the result or error.
+// invocations the parent sends over IPC one at a time, in arrival order, as one Lambda execution
+// environment does (an invocation sent while another runs waits; its clock starts when it
+// starts), and answers each with the result or error.
 // Plain JavaScript importing nothing of clip-relay's: what resolves here is the zip's own code
 // and, next to the task root, the AWS SDK (as the runtime provides it).
 import path from 'node:path';
@@ -31,8 +33,7 @@ function contextOf(c) {
   };
 }
 
-process.on('message', async (message) => {
-  if (message?.type !== 'invoke') return;
+async function invoke(message) {
   try {
     const result = await handler(message.event, contextOf(message.context));
     process.send({ type: 'result', id: message.id, ok: true, result: result === undefined ? null : result });
@@ -40,5 +41,12 @@ process.on('message', async (message) => {
     const e = error instanceof Error ? error : new Error(String(error));
     process.send({ type: 'result', id: message.id, ok: false, error: { name: e.name, message: e.message, stack: e.stack } });
   }
+}
+
+// invoke() settles every invocation itself, so the chain never rejects.
+let running = Promise.resolve();
+process.on('message', (message) => {
+  if (message?.type !== 'invoke') return;
+  running = running.then(() => invoke(message));
 });
 process.send({ type: 'ready' });

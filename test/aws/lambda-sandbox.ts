@@ -33,6 +33,8 @@ export interface LambdaSandbox {
   invoke(event: unknown, context: Context): Promise<unknown>;
   /** Cold starts so far. */
   readonly coldStarts: number;
+  /** True while an environment is up (started, not dead): the next invocation is warm. */
+  readonly warm: boolean;
   /** Kills the process (as an out-of-memory kill would); the next invocation starts a new one. */
   kill(): void;
   close(): Promise<void>;
@@ -107,6 +109,9 @@ export function createLambdaSandbox(options: LambdaSandboxOptions): LambdaSandbo
   return {
     get coldStarts() {
       return coldStarts;
+    },
+    get warm() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     async invoke(event, context) {
       ready ??= start();

@@ -121,6 +121,7 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
   // moto's S3 signature check (enforcement on) rejects keys with '+' or non-ASCII characters: the
   // key encoding is covered by the root run.
   const MULTI_KEY = mode === 'root' ? 'incoming/moto/multi block ü+1.mp4' : 'incoming/moto/multi-block-1.mp4';
+  const EVENT_KEY = mode === 'root' ? 'incoming/moto/event shape ü+2.mp4' : 'incoming/moto/event-shape-2.mp4';
   let aws: { region: string; credentials: Credentials } = { region: REGION, credentials: ROOT_CREDENTIALS };
   /** Each function's role credentials (per-role mode), else the test's. */
   const roleCredentials = new Map<FunctionName, Credentials>();
@@ -141,7 +142,8 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
   const notifications: unknown[] = [];
   /** Clips whose fan-out invocations die, and how many did, by clip key. */
   const crashFanOutFor = new Map<string, number>();
-  let fastForwards = 0;
+  /** Failed invocations whose records were made visible at once, by queue (time compression). */
+  const fastForwards = new Map<string, number>();
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'clip-relay-moto-'));
@@ -341,7 +343,7 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
             logs.push(`[event-source ${name}] invocation failed: ${String(error)}`);
             // Time compression: SQS would hide these records for the queue's whole visibility
             // timeout (360 s on BlocksQueue) after a failed invocation; make them visible now.
-            fastForwards += 1;
+            fastForwards.set(queue, (fastForwards.get(queue) ?? 0) + 1);
             for (const record of event.Records) {
               void sqs
                 .send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrls[queue]!, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }))
@@ -607,7 +609,7 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
       expect(sources[0]!.stats.failedRecords - failedBefore).toBe(1);
       // Listed without Prefix: moto's signature check (enforcement on) rejects a prefix with '/'.
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      expect(listed.Contents?.map((o) => o.Key).filter((k) => k!.startsWith(settings.receiptsPrefix))).toStrictEqual([`${settings.receiptsPrefix}${key}.json`]);
+      expect(listed.Contents?.map((o) => o.Key).filter((k) => k!.startsWith(`${settings.receiptsPrefix}${key}`))).toStrictEqual([`${settings.receiptsPrefix}${key}.json`]);
       const created = notifications.filter((n): n is S3Event => Array.isArray((n as S3Event).Records));
       expect(created.map((n) => n.Records[0]!.s3.object.key)).toContain(encodeURIComponent(key).replaceAll('%20', '+'));
     }, 90_000);
@@ -625,15 +627,20 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
     }, 60_000);
 
     it('replaces the failed receipt when a new version of that clip arrives with a good ticket (a conditional write moto enforces)', async () => {
-      const key = 'incoming/moto/bad-ticket.mp4';
-      const failed = await readReceipt(key);
-      expect(failed?.status).toBe('failed');
+      // 1. A clip of its own fails (bad ticket): its failed receipt.
+      const key = 'incoming/moto/bad-then-good-ticket.mp4';
+      const badSession = emulator.openSession({ expectedBlocks: 2, fileSize: 1000 });
+      await dropClip(key, Buffer.alloc(1000, 1), { 'upload-uri': badSession.uploadUri, 'upload-id': badSession.uploadId, 'expected-blocks': 'two' });
+      const failed = await waitForReceipt(key, 30_000);
+      expect(failed).toMatchObject({ status: 'failed', reason: { code: 'TICKET_INVALID' } });
+      // 2. The receipt is guarded by a conditional write.
       // moto answers 412 to a conditional PUT that loses (fauxqs ignores the condition): the
       // finalizer's guard is live here.
       const conflict = await s3
         .send(new PutObjectCommand({ Bucket: bucket, Key: `${settings.receiptsPrefix}${key}.json`, Body: '{}', IfNoneMatch: '*' }))
         .then(() => undefined, (error: { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode);
       expect(conflict).toBe(412);
+      // 3. A new version with a good ticket commits and replaces the failed receipt.
       const body = Buffer.alloc(2000, 3);
       const session = emulator.openSession({ expectedBlocks: 2, fileSize: body.length });
       const etag = await dropClip(key, body, { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': '2' });
@@ -647,14 +654,18 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
 
       expect(receipt).toMatchObject({ status: 'committed', key, etag, expectedBlocks: 2 });
       expect(emulator.committed(session.uploadId)?.equals(body)).toBe(true);
-    }, 60_000);
+    }, 90_000);
 
-    it('gets ObjectCreated events from moto that differ from S3\'s documented ones only where the splitter does not look', () => {
+    it('gets ObjectCreated events from moto that differ from S3\'s documented ones only where the splitter does not look', async () => {
+      // A clip of its own (its ticket names no session: it ends failed, which is not the point).
+      const key = EVENT_KEY;
+      await dropClip(key, Buffer.alloc(1000, 4), { 'upload-uri': 'http://127.0.0.1:9/none', 'upload-id': 'event-shape', 'expected-blocks': 'one' });
+      await waitForReceipt(key, 30_000);
       const created = notifications.filter((n): n is S3Event => Array.isArray((n as S3Event).Records)).map((n) => n.Records[0]!);
-      const record = created.find((r) => decodeS3EventKey(r.s3.object.key) === MULTI_KEY)!;
+      const record = created.find((r) => decodeS3EventKey(r.s3.object.key) === key)!;
       expect(record).toBeDefined();
       // local/event-source builds S3's documented structure 2.1 (the local stack's events).
-      const local = s3ObjectCreatedEvent({ bucket, key: MULTI_KEY, size: 300_000, eTag: record.s3.object.eTag }).Records[0]!;
+      const local = s3ObjectCreatedEvent({ bucket, key, size: 1000, eTag: record.s3.object.eTag }).Records[0]!;
       const paths = (o: unknown, at = ''): string[] =>
         o !== null && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => [`${at}${k}`, ...paths(v, `${at}${k}.`)]) : [];
       expect(paths(local).filter((p) => !paths(record).includes(p)).sort()).toStrictEqual(
@@ -663,13 +674,13 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
       expect(paths(record).filter((p) => !paths(local).includes(p))).toStrictEqual([]);
       // Keys: both form-encoded (space '+', '+' '%2B'); moto also escapes '/' (Python's quote_plus).
       // e.g. 'incoming%2Fmoto%2Fmulti+block+%C3%BC%2B1.mp4' (moto) and 'incoming/moto/multi+block+%C3%BC%2B1.mp4'.
-      expect(record.s3.object.key).toBe(encodeURIComponent(MULTI_KEY).replaceAll('%20', '+'));
-      expect(local.s3.object.key).toBe(encodeS3EventKey(MULTI_KEY));
-      expect(local.s3.object.key).toBe(encodeURIComponent(MULTI_KEY).replaceAll('%20', '+').replaceAll('%2F', '/'));
+      expect(record.s3.object.key).toBe(encodeURIComponent(key).replaceAll('%20', '+'));
+      expect(local.s3.object.key).toBe(encodeS3EventKey(key));
+      expect(local.s3.object.key).toBe(encodeURIComponent(key).replaceAll('%20', '+').replaceAll('%2F', '/'));
       // eventTime: S3 documents ISO-8601 in UTC with a Z; moto leaves the zone out.
       expect(local.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(record.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
-    });
+    }, 60_000);
 
     it('moves a block whose fan-out dies on every receive to BlocksDLQ after maxReceiveCount, and the dead-letter bundle fails the clip', async () => {
       const key = 'incoming/moto/dies-every-time.mp4';
@@ -680,7 +691,10 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
         faults: { blocks: { 0: { answers: Array.from({ length: 10 }, () => ({ stallMs: 20_000 })) } } },
       });
       crashFanOutFor.set(key, 0);
-      const coldStartsBefore = sandboxes.get('fan-out')!.coldStarts;
+      const fanOut = sandboxes.get('fan-out')!;
+      const coldStartsBefore = fanOut.coldStarts;
+      const warmBefore = fanOut.warm;
+      const fastForwardsBefore = fastForwards.get('BlocksQueue') ?? 0;
       await dropClip(key, Buffer.alloc(5000, 2), { 'upload-uri': session.uploadUri, 'upload-id': session.uploadId, 'expected-blocks': '1' });
 
       const receipt = await waitForReceipt(key, 90_000);
@@ -691,26 +705,35 @@ for (const mode of ['root', 'per-role'] as const satisfies CredentialsMode[]) de
       expect(emulator.committed(session.uploadId)).toBeUndefined();
       // Delivered exactly maxReceiveCount times, each invocation dying, then redriven by moto.
       expect(crashFanOutFor.get(key)).toBe(settings.blocksQueue.maxReceiveCount);
-      expect(fastForwards).toBe(settings.blocksQueue.maxReceiveCount);
-      // The first delivery found the environment warm; each later one started a new one.
-      expect(sandboxes.get('fan-out')!.coldStarts - coldStartsBefore).toBe(settings.blocksQueue.maxReceiveCount - 1);
+      expect((fastForwards.get('BlocksQueue') ?? 0) - fastForwardsBefore).toBe(settings.blocksQueue.maxReceiveCount);
+      // Each delivery after the first started a new environment; the first did too if none was up.
+      expect(fanOut.coldStarts - coldStartsBefore).toBe(settings.blocksQueue.maxReceiveCount - (warmBefore ? 1 : 0));
     }, 120_000);
 
     // Root run only: moto's S3 signature check (enforcement on) rejects a ListObjectsV2 whose
     // prefix holds a '/', and stuck-clips lists under the incoming prefix.
-    if (mode === 'root') it('runs the stuck-clips bundle on its schedule event: three clips, all too young to be stuck', async () => {
+    if (mode === 'root') it('runs the stuck-clips bundle on its schedule event: every clip too young to be stuck', async () => {
+      // A clip of its own, so there is at least one; the count is whatever is under the prefix now.
+      const own = 'incoming/moto/stuck-check.mp4';
+      await dropClip(own, Buffer.alloc(100, 5), { 'upload-uri': 'http://127.0.0.1:9/none', 'upload-id': 'stuck-check', 'expected-blocks': 'one' });
+      await waitForReceipt(own, 30_000);
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: settings.incomingPrefix }));
+      const clips = listed.Contents?.length ?? 0;
+      expect(clips).toBeGreaterThanOrEqual(1);
       const configuration = configurations.get('stuck-clips')!;
       const result = await sandboxes.get('stuck-clips')!.invoke(
         { version: '0', id: 'moto', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: new Date().toISOString(), region: REGION, resources: [], detail: {} },
         createLambdaContext({ functionName: configuration.FunctionName!, timeoutSeconds: configuration.Timeout!, accountId: '123456789012' }),
       );
-      // All three clips are younger than stuckAfterSeconds: none can be stuck, no receipt is read.
-      expect(result).toStrictEqual({ clips: 3, committed: 0, failed: 0, unconfirmed: 0, young: 3, unreadableReceipts: 0, stuck: [] });
+      // Every clip is younger than stuckAfterSeconds: none can be stuck, no receipt is read.
+      expect(result).toStrictEqual({ clips, committed: 0, failed: 0, unconfirmed: 0, young: clips, unreadableReceipts: 0, stuck: [] });
     }, 60_000);
 
     if (mode === 'per-role') {
       it('refuses a role what the stack does not grant it: the splitter may not read receipts, the finalizer may', async () => {
-        const key = `${settings.receiptsPrefix}${MULTI_KEY}.json`;
+        // A receipt of its own, written by the test (allowed everything).
+        const key = `${settings.receiptsPrefix}incoming/moto/role-check.mp4.json`;
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{}' }));
         const readAs = (name: FunctionName) =>
           new S3Client({ ...aws, credentials: credentialsOf(name), endpoint: moto.endpoint, forcePathStyle: true })
             .send(new GetObjectCommand({ Bucket: bucket, Key: key }))
