@@ -42,7 +42,13 @@ export interface SqsEventSourceOptions {
   onInvocationError?: (error: unknown, event: SQSEvent) => void;
   /** Called when talking to SQS fails (the poller retries with back-off); default logs to stderr. */
   onPollerError?: (error: unknown) => void;
-  /** Long-poll wait of each ReceiveMessage, whole seconds 0–20, default 1: it bounds how long `stop()` takes. */
+  /**
+   * Long-poll wait of each ReceiveMessage, whole seconds 0–20. Default 20, as Lambda's pollers
+   * long-poll: an idle queue costs one receive per poller per 20 s, not one per second.
+   * `stop()` aborts a receive still waiting. (fauxqs does not notice the closed connection: a
+   * message sent to the queue within that receive's wait is still taken by it and reappears after
+   * its visibility timeout, as from any consumer that drops a long poll.)
+   */
   pollWaitSeconds?: number;
 }
 
@@ -92,7 +98,7 @@ const SHORT_POLL_IDLE_MS = 50;
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   const isFifo = options.queueArn.endsWith('.fifo');
   const windowSeconds = options.maximumBatchingWindowSeconds ?? 0;
-  const pollWaitSeconds = options.pollWaitSeconds ?? 1;
+  const pollWaitSeconds = options.pollWaitSeconds ?? 20;
   validateOptions(options, isFifo, windowSeconds, pollWaitSeconds);
 
   const recordSource = {
@@ -110,6 +116,8 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const settledWaiters = new Set<() => void>();
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  // Ends the long polls still waiting when stop() is called.
+  const stopPolling = new AbortController();
 
   const ready = checkQueue(options);
   const polling = ready.then(
@@ -129,6 +137,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
           await sleeper.sleep(SHORT_POLL_IDLE_MS);
         }
       } catch (error) {
+        if (stopping) break;
         reportPollerError(error);
         consecutiveFailures += 1;
         await sleeper.sleep(Math.min(2000, 50 * 2 ** consecutiveFailures));
@@ -149,7 +158,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         more = await receive(Math.min(MAX_RECEIVE, options.batchSize - messages.length), waitSeconds);
       } catch (error) {
         // Invoke with what is already held rather than let it sit invisible until its timeout.
-        reportPollerError(error);
+        if (!stopping) reportPollerError(error);
         break;
       }
       messages.push(...more);
@@ -167,6 +176,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
+      { abortSignal: stopPolling.signal },
     );
     return response.Messages ?? [];
   }
@@ -258,9 +268,10 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       stopped ??= (async () => {
         stopping = true;
         sleeper.wakeAll();
-        // The pollers end on their own (a receive lasts pollWaitSeconds, an invocation at most its
-        // timeout); the bound only guards against an SQS endpoint that stopped answering.
-        const boundMs = (pollWaitSeconds + windowSeconds + options.functionTimeoutSeconds) * 1000 + 5000;
+        stopPolling.abort();
+        // The pollers end on their own (a waiting receive is aborted, an invocation lasts at most
+        // its timeout); the bound only guards against an SQS endpoint that stopped answering.
+        const boundMs = (windowSeconds + options.functionTimeoutSeconds) * 1000 + 5000;
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([polling, new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
         clearTimeout(timer);
