@@ -44,11 +44,12 @@ const FAN_OUT_ENVIRONMENTS = Number(process.env.BENCH_FAN_OUT_ENVIRONMENTS ?? 2)
 const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? loadSettings().fanOut.putConcurrency);
 const BATCH_SIZE = process.env.BENCH_BATCH_SIZE === undefined ? undefined : Number(process.env.BENCH_BATCH_SIZE);
 const CONCURRENCY = FAN_OUT_ENVIRONMENTS * PUTS_PER_INVOCATION;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 // The burst: this many clips of BURST_CLIP_BYTES, all in the bucket when the notifications start.
 const BURST_CLIPS = Number(process.env.BENCH_BURST_CLIPS ?? 100);
 const BURST_CLIP_BYTES = 4 * MiB;
-const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 2);
+// A burst runs in each of the first BURST_ROUNDS rounds, right after that round's single relay.
+const BURST_ROUNDS = Math.min(Number(process.env.BENCH_BURST_ROUNDS ?? 3), ROUNDS);
 for (const [name, value] of Object.entries({
   BENCH_FAN_OUT_ENVIRONMENTS: FAN_OUT_ENVIRONMENTS,
   BENCH_PUTS_PER_INVOCATION: PUTS_PER_INVOCATION,
@@ -138,10 +139,14 @@ async function workerMessage(worker: ChildProcess): Promise<unknown> {
 /** Runs a baseline worker to its report; the uploaders run with Node's defaults, not this process's heap flag. */
 async function runBaseline(bundle: string, input: unknown): Promise<BaselineRun> {
   const worker = fork(bundle, [JSON.stringify(input)], { execArgv: [] });
+  const exited = once(worker, 'exit');
   try {
     return (await workerMessage(worker)) as BaselineRun;
   } finally {
-    if (worker.exitCode === null) worker.kill();
+    // It exits once it has reported; a worker that failed to is killed.
+    const timer = setTimeout(() => worker.kill(), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -484,26 +489,41 @@ try {
   const directBundle = await bundleWorker(cacheDir, 'direct-worker');
   const copierBundle = await bundleWorker(cacheDir, 'copier-worker');
 
+  const burstBytes = randomBytes(BURST_CLIPS * BURST_CLIP_BYTES);
+  const burstClips = Array.from({ length: BURST_CLIPS }, (_, i) => burstBytes.subarray(i * BURST_CLIP_BYTES, (i + 1) * BURST_CLIP_BYTES));
   const directs: BaselineRun[] = [];
   const copiers: BaselineRun[] = [];
   const relays: RelayRun[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    progress(`round ${round}/${ROUNDS}: direct upload, concurrency ${CONCURRENCY}`);
-    directs.push(await directOnce(file, bytes, directBundle));
-    progress(`round ${round}/${ROUNDS}: copier, concurrency ${CONCURRENCY}`);
-    copiers.push(await copierOnce(file, bytes, copierBundle));
-    progress(`round ${round}/${ROUNDS}: relay, ${FAN_OUT_ENVIRONMENTS} fan-out environments x ${PUTS_PER_INVOCATION} PUTs`);
-    relays.push(await relayOnce(file, bytes, workerBundle));
-  }
-  const burstBytes = randomBytes(BURST_CLIPS * BURST_CLIP_BYTES);
-  const burstClips = Array.from({ length: BURST_CLIPS }, (_, i) => burstBytes.subarray(i * BURST_CLIP_BYTES, (i + 1) * BURST_CLIP_BYTES));
   const bursts: RelayRun[] = [];
-  for (let round = 1; round <= BURST_ROUNDS; round++) {
-    progress(`burst ${round}/${BURST_ROUNDS}: ${BURST_CLIPS} clips of ${BURST_CLIP_BYTES / MiB} MiB at once`);
-    bursts.push(await burstOnce(burstClips, workerBundle));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const direct = async () => {
+      progress(`round ${round}/${ROUNDS}: direct upload, concurrency ${CONCURRENCY}`);
+      directs.push(await directOnce(file, bytes, directBundle));
+    };
+    const copier = async () => {
+      progress(`round ${round}/${ROUNDS}: copier, concurrency ${CONCURRENCY}`);
+      copiers.push(await copierOnce(file, bytes, copierBundle));
+    };
+    const relay = async () => {
+      progress(`round ${round}/${ROUNDS}: relay, ${FAN_OUT_ENVIRONMENTS} fan-out environments x ${PUTS_PER_INVOCATION} PUTs`);
+      relays.push(await relayOnce(file, bytes, workerBundle));
+      if (round > BURST_ROUNDS) return;
+      progress(`round ${round}/${ROUNDS}: burst of ${BURST_CLIPS} clips of ${BURST_CLIP_BYTES / MiB} MiB at once`);
+      bursts.push(await burstOnce(burstClips, workerBundle));
+    };
+    // Alternate the order, so that load drifting during a round favours neither side.
+    for (const step of round % 2 === 1 ? [direct, copier, relay] : [relay, copier, direct]) await step();
   }
 
-  // Best of the rounds for each: the noise on a shared machine only ever slows a run down.
+  // Speed ratios pair each round's runs (the same minute of load) and take the median over the
+  // rounds; the MiB/s shown beside them are the best of the rounds.
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const roundMiBps = (run: { ms: number }, clipBytes = CLIP_BYTES) => mibPerSecond(clipBytes, run.ms);
+  const relayVsCopier = median(relays.map((run, i) => roundMiBps(run) / roundMiBps(copiers[i]!)));
+  const relayVsDirect = median(relays.map((run, i) => roundMiBps(run) / roundMiBps(directs[i]!)));
+  const burstVsSingle = median(bursts.map((run, i) => mibPerSecond(run.bytes, run.ms) / roundMiBps(relays[i]!)));
+  const baselineCpuPerMiB = (run: BaselineRun) => run.cpuMs / (CLIP_BYTES / MiB);
+  const fanoutCpuVsCopier = median(relays.map((run, i) => fanOutCpuPerMiB(run) / baselineCpuPerMiB(copiers[i]!)));
   const bestDirect = fastest(directs);
   const bestCopier = fastest(copiers);
   const bestRelay = fastest(relays);
@@ -512,10 +532,10 @@ try {
   const copierMiBps = mibPerSecond(CLIP_BYTES, bestCopier.ms);
   const relayMiBps = mibPerSecond(CLIP_BYTES, bestRelay.ms);
   const burstMiBps = mibPerSecond(bestBurst.bytes, bestBurst.ms);
-  // CPU per MiB: the least of the rounds for each (contention only ever adds to it).
-  const fanOutCpuMsPerMiB = Math.min(...relays.map(fanOutCpuPerMiB));
-  const copierCpuMsPerMiB = Math.min(...copiers.map((run) => run.cpuMs / (CLIP_BYTES / MiB)));
-  const directCpuMsPerMiB = Math.min(...directs.map((run) => run.cpuMs / (CLIP_BYTES / MiB)));
+  // CPU per MiB shown: the median of the rounds for each.
+  const fanOutCpuMsPerMiB = median(relays.map(fanOutCpuPerMiB));
+  const copierCpuMsPerMiB = median(copiers.map(baselineCpuPerMiB));
+  const directCpuMsPerMiB = median(directs.map(baselineCpuPerMiB));
   const cost = costPerGB(bestRelay);
   const burstCost = costPerGB(bestBurst);
   const allRelayRuns = [...relays, ...bursts];
@@ -528,9 +548,9 @@ try {
     relayMiBps: fixed(relayMiBps, 1),
     copierMiBps: fixed(copierMiBps, 1),
     directMiBps: fixed(directMiBps, 1),
-    relayVsCopier: fixed(relayMiBps / copierMiBps, 3),
+    relayVsCopier: fixed(relayVsCopier, 3),
     // Informational: the direct uploader reads a local file; the relay and copier move each byte twice.
-    relayVsDirect: fixed(relayMiBps / directMiBps, 3),
+    relayVsDirect: fixed(relayVsDirect, 3),
     // Every round, to show the spread on this machine.
     roundsMiBps: {
       relay: relays.map((run) => fixed(mibPerSecond(CLIP_BYTES, run.ms), 1)),
@@ -538,11 +558,12 @@ try {
       direct: directs.map((run) => fixed(mibPerSecond(CLIP_BYTES, run.ms), 1)),
       burst: bursts.map((run) => fixed(mibPerSecond(run.bytes, run.ms), 1)),
     },
+    roundsCpuMsPerMiB: { fanOut: relays.map((run) => fixed(fanOutCpuPerMiB(run), 2)), copier: copiers.map((run) => fixed(baselineCpuPerMiB(run), 2)) },
     firstPutMs: Math.round(Math.min(...relays.map((r) => r.firstPutMs))),
     // CPU time per MiB moved: the fan-out environments together (from their handler being built
     // to stop, their local SQS pollers included) against the copier's copy and the direct upload.
     cpuMsPerMiB: { fanOut: fixed(fanOutCpuMsPerMiB, 2), copier: fixed(copierCpuMsPerMiB, 2), direct: fixed(directCpuMsPerMiB, 2) },
-    fanoutCpuVsCopier: fixed(fanOutCpuMsPerMiB / copierCpuMsPerMiB, 3),
+    fanoutCpuVsCopier: fixed(fanoutCpuVsCopier, 3),
     // The highest of any fan-out environment in any round, the bursts included.
     fanoutPeakRssMiB: fixed(Math.max(...allRelayRuns.flatMap((r) => r.workers.map((w) => w.peakRssMiB))), 1),
     // Sampled every 50 ms in each environment: where the peak goes (JS heap vs Buffers awaiting GC).
@@ -555,7 +576,7 @@ try {
     burstCommitted: Math.min(...bursts.map((run) => run.committed)),
     burstMiBps: fixed(burstMiBps, 1),
     burstMs: Math.round(bestBurst.ms),
-    burstVsSingle: fixed(burstMiBps / relayMiBps, 3),
+    burstVsSingle: fixed(burstVsSingle, 3),
     burstTimelineMs: bestBurst.timeline,
     bundleKiB: Object.fromEntries(Object.entries(bundles).map(([name, b]) => [name, fixed(b.bundleKiB, 1)])),
     initOverSdkMs: Object.fromEntries(Object.entries(bundles).map(([name, b]) => [name, fixed(b.initOverSdkMs, 1)])),
@@ -599,7 +620,8 @@ try {
   const table = [
     `clip-relay bench: ${results.clipMiB} MiB clip, concurrency ${CONCURRENCY}, ${results.machine.cpus} x ${results.machine.cpu}, Node ${results.machine.node}, load ${results.loadAverage.atStart} -> ${results.loadAverage.atEnd}, ${results.benchSeconds} s`,
     ...goals.map(([name, value, goal, met]) => `${name.padEnd(width)}  ${value.padEnd(52)} goal ${goal.padEnd(9)} ${met === undefined ? 'informational' : met ? 'met' : 'MISSED'}`),
-    `rounds (MiB/s): ${JSON.stringify(results.roundsMiBps)}`,
+    `ratios: the median over ${ROUNDS} rounds of each round's pair (bursts: ${BURST_ROUNDS}); MiB/s shown: the best round`,
+    `rounds (MiB/s): ${JSON.stringify(results.roundsMiBps)}; CPU ms per MiB: ${JSON.stringify(results.roundsCpuMsPerMiB)}`,
     `fan-out environment memory (MiB): ${results.fanoutReadyRssMiB} RSS before the first block; peaks sampled every 50 ms ${JSON.stringify(results.fanoutPeakMemoryMiB)}`,
     `CPU ms per MiB moved: fan-out ${results.cpuMsPerMiB.fanOut}, copier ${results.cpuMsPerMiB.copier}, direct uploader ${results.cpuMsPerMiB.direct}`,
     `usdPerGB by service: ${JSON.stringify(results.usdPerGBBreakdown)}; requests counted (one ${results.clipMiB} MiB relay): ${JSON.stringify(results.requestsCounted)}`,
