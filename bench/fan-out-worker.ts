@@ -1,6 +1,6 @@
 // One fan-out execution environment, in a process of its own as on Lambda: it polls the bench's
 // blocks queue, one invocation at a time, and PUTs to the emulator; on "stop" it reports its
-// peak RSS, CPU time, usage and AWS request counts.
+// peak RSS, CPU time (first batch to last delete), usage and AWS request counts.
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { parameterStoreTokens } from '../lib/aws/token-provider.ts';
@@ -38,6 +38,25 @@ const { s3, sqs } = createAwsClients({ region: input.region, endpoint: input.end
 const requests: RequestCounts = new Map();
 countRequests(s3, 'S3', requests);
 countRequests(sqs, 'SQS', requests);
+// CPU from the first batch received to the last one deleted: the span in which this environment
+// moved blocks, as the copier's CPU spans its copy (not the idle long polls around it).
+const cpuMsNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+let firstBatchCpuMs: number | undefined;
+let lastDeleteCpuMs: number | undefined;
+sqs.middlewareStack.add(
+  (next, context) => async (args) => {
+    const result = await next(args);
+    if (context.commandName === 'ReceiveMessageCommand' && firstBatchCpuMs === undefined && ((result.output as { Messages?: unknown[] } | undefined)?.Messages?.length ?? 0) > 0) {
+      firstBatchCpuMs = cpuMsNow();
+    }
+    if (context.commandName === 'DeleteMessageBatchCommand') lastDeleteCpuMs = cpuMsNow();
+    return result;
+  },
+  { step: 'initialize', name: 'benchCpuSpan' },
+);
 const functions = await startLocalFunctions({
   s3,
   sqs,
@@ -56,7 +75,6 @@ const sampler = setInterval(() => {
   for (const k of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[k] = Math.max(peaks[k], m[k] / 1048576);
 }, 50);
 const readyRssMiB = process.memoryUsage().rss / 1048576;
-const readyCpuMs = (process.cpuUsage().user + process.cpuUsage().system) / 1000;
 process.send!({ ready: true });
 process.on('message', async (message: { stop?: boolean }) => {
   if (!message.stop) return;
@@ -67,7 +85,7 @@ process.on('message', async (message: { stop?: boolean }) => {
       peakRssMiB: peakRssMiB(),
       peaks,
       readyRssMiB,
-      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 - readyCpuMs,
+      cpuMs: firstBatchCpuMs === undefined || lastDeleteCpuMs === undefined ? 0 : lastDeleteCpuMs - firstBatchCpuMs,
       usage: functions.usage.fanOut,
       requests: Object.fromEntries(requests),
       metrics: Object.fromEntries(functions.metrics.totals),
