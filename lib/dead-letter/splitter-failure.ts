@@ -1,24 +1,10 @@
 import * as z from 'zod/mini';
 import { MessageError, type FailureReason } from '../protocol/errors.ts';
+import { MAX_UINT32 } from '../protocol/limits.ts';
 import type { ClipRef, OutcomeMessage } from '../protocol/messages.ts';
 import { readS3Notification } from '../protocol/s3-event.ts';
 import { parseWith } from '../protocol/schema.ts';
 import { displayUri } from '../protocol/upload-target.ts';
-
-/**
- * The record Lambda sends to an asynchronous invocation's on-failure destination (the splitter's
- * SplitterFailuresQueue) once it gives up on an event: after the last retry failed
- * (`RetriesExhausted`) or when the event grew older than the maximum event age
- * (`EventAgeExceeded`, e.g. throttled for hours). `requestPayload` is the event itself, here the
- * S3 notification; `responsePayload` the last attempt's error, when an attempt ran.
- */
-export interface SplitterFailure {
-  version?: string;
-  timestamp?: string;
-  requestContext: { requestId?: string; functionArn?: string; condition?: string; approximateInvokeCount?: number };
-  requestPayload: unknown;
-  responsePayload?: unknown;
-}
 
 // Lenient on purpose: every field Lambda documents is typed, none but the two that make the
 // record one is required, so a record that names a clip always fails that clip. Unknown fields
@@ -30,11 +16,20 @@ const SplitterFailureSchema = z.object({
     requestId: z.optional(z.string()),
     functionArn: z.optional(z.string()),
     condition: z.optional(z.string()),
-    approximateInvokeCount: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(2 ** 32 - 1))),
+    approximateInvokeCount: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(MAX_UINT32))),
   }),
   requestPayload: z.unknown(),
   responsePayload: z.optional(z.unknown()),
 });
+
+/**
+ * The record Lambda sends to an asynchronous invocation's on-failure destination (the splitter's
+ * SplitterFailuresQueue) once it gives up on an event: after the last retry failed
+ * (`RetriesExhausted`) or when the event grew older than the maximum event age
+ * (`EventAgeExceeded`, e.g. throttled for hours). `requestPayload` is the event itself, here the
+ * S3 notification; `responsePayload` the last attempt's error, when an attempt ran.
+ */
+export type SplitterFailure = z.infer<typeof SplitterFailureSchema>;
 
 // What a failed Node.js invocation returns: `{ errorType, errorMessage, trace }`; a crash or a
 // timeout may carry the message only.
@@ -62,7 +57,7 @@ export function asSplitterFailureBody(body: string): unknown {
  * @throws MessageError when a field has the wrong type
  */
 export function parseSplitterFailure(value: unknown): SplitterFailure {
-  return parseWith(SplitterFailureSchema, value, (m) => new MessageError(`splitter failure record: ${m}`)) as SplitterFailure;
+  return parseWith(SplitterFailureSchema, value, (m) => new MessageError(`splitter failure record: ${m}`));
 }
 
 /** Longest excerpt of the splitter's error kept in a receipt. */

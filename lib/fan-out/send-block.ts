@@ -3,22 +3,19 @@ import type { RelayQueues } from '../aws/queues.ts';
 import type { TokenProvider } from '../aws/token-provider.ts';
 import type { RelayConfig } from '../runtime/config.ts';
 import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
+import { MAX_REDIRECTS } from '../protocol/limits.ts';
 import { clipId, uploadIdHash } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type RelayMetrics } from '../runtime/metrics.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
-import type { BlockMessage, OutcomeMessage } from '../protocol/messages.ts';
-import type { Receipt } from '../protocol/receipt.ts';
-import { receiptKey } from '../protocol/receipt.ts';
+import type { BlockMessage, OutcomeMessage, OutcomeStatus } from '../protocol/messages.ts';
+import { parseReceipt, receiptKey } from '../protocol/receipt.ts';
 import { retryDelayMs } from '../protocol/backoff.ts';
-import { classifyAnswer, type Verdict } from '../protocol/classify.ts';
+import { classifyAnswer, classifyFailure, type Verdict } from '../protocol/classify.ts';
 import type { UploadDispatcher } from '../http/http.ts';
-import { answerSummary, type PutAnswer } from '../protocol/put-answer.ts';
+import { answerSummary, type AnswerSummary, type PutAnswer } from '../protocol/put-answer.ts';
 import { putBlock } from '../http/put-block.ts';
 import { blockUrl, checkUploadTarget } from '../protocol/upload-target.ts';
-
-/** Most Location hops one block follows. */
-export const MAX_REDIRECTS = 3;
 
 /** What the fan-out needs; the local stack passes local ones. */
 export interface FanOutDeps {
@@ -58,30 +55,37 @@ type Settled = { verdict: FinalVerdict; answer: PutAnswer };
 /**
  * True when this block no longer needs sending: the clip (this version) is committed, or it
  * ended failed/unconfirmed after the block was planned. A block planned later than such a
- * receipt belongs to a redrive, which may still turn the clip into a commit.
+ * receipt belongs to a redrive, which may still turn the clip into a commit. A corrupt receipt
+ * settles nothing: the block is sent, and the finalizer replaces that receipt.
  */
 async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
   const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
   if (stored === undefined) return false;
-  const receipt = JSON.parse(stored.body) as Receipt;
+  let receipt;
+  try {
+    receipt = parseReceipt(stored.body);
+  } catch (error) {
+    deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) });
+    return false;
+  }
   if (receipt.etag !== message.clip.etag) return false;
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
 /**
- * PUTs one block and follows what the answer calls for: redirects (re-opening the source,
- * since a stream cannot be sent twice), one token refresh after a 401, the commit outcome
- * after a 201. Returns how the block ended; throws RetryLaterError, after setting the back-off
- * as the message's visibility, when SQS should deliver it again.
+ * PUTs one block and does what the verdicts say: redirects and one token refresh are followed
+ * inside {@link putFollowing}; an answer's verdict ({@link classifyAnswer}) or an error's
+ * ({@link classifyFailure}) ends the block, or schedules its redelivery and throws
+ * RetryLaterError. The decisions are those two functions'; this is the plumbing around them.
  */
 export async function sendBlock(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<BlockResult> {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? noMetrics;
-  const logFields = blockLogFields(message, delivery);
-  const outcome = (status: OutcomeMessage['status'], details: Pick<OutcomeMessage, 'reason' | 'answer'>): OutcomeMessage =>
+  const logFields = { ...blockLogFields(message), attempt: delivery.receiveCount };
+  const outcome = (status: OutcomeStatus, details: { reason?: FailureReason; answer?: AnswerSummary }): OutcomeMessage =>
     blockOutcome(message, status, { attempts: delivery.receiveCount, at: new Date(now()), ...details });
   const end = async (status: 'failed' | 'unconfirmed', reason: FailureReason, answer?: PutAnswer): Promise<BlockResult> => {
-    await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
+    await deps.queues.sendOutcome(outcome(status, answer === undefined ? { reason } : { reason, answer: answerSummary(answer) }));
     deps.logger.warn(`block ${status}`, { ...logFields, reason });
     return status;
   };
@@ -90,7 +94,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
   if (delivery.signal?.aborted) throw new RetryLaterError('the invocation reached its deadline before this block started');
   const heldUntil = deps.clipBackoff?.get(id);
   if (heldUntil !== undefined && heldUntil > now()) {
-    return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: 'the clip is backing off after a 429 from the transfer service' }, undefined, heldUntil - now());
+    return retryOrFail('the clip is backing off after a 429 from the transfer service', { retryAfterMs: heldUntil - now() });
   }
 
   let settled: Settled;
@@ -98,13 +102,16 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     if (await clipAlreadySettled(message, deps)) return 'skipped';
     settled = await putFollowing(message, delivery, deps);
   } catch (error) {
-    if (error instanceof ClipRelayError && error.code === 'CLIP_CHANGED') {
-      // Overwritten: the new version has an event and a receipt of its own; this one is moot.
-      deps.logger.info('block superseded by a newer version of the clip', logFields);
-      return 'skipped';
+    const failure = classifyFailure(error);
+    switch (failure.kind) {
+      case 'superseded':
+        deps.logger.info('block superseded by a newer version of the clip', logFields);
+        return 'skipped';
+      case 'retry':
+        return retryOrFail(failure.message);
+      case 'fail':
+        return end('failed', failure.reason);
     }
-    if (!(error instanceof ClipRelayError) || error.code === 'TOKEN_UNAVAILABLE') return retryOrFail(describeError(error));
-    return end('failed', describeError(error));
   }
   const { verdict, answer } = settled;
   if (verdict.kind === 'accepted' || verdict.kind === 'committed') {
@@ -125,41 +132,39 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       }, answer);
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
-    case 'recoverable': {
-      const rateLimited = answer.kind === 'response' && answer.status === 429;
-      return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer, verdict.retryAfterMs, rateLimited);
-    }
+    case 'recoverable':
+      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, retryAfterMs: verdict.retryAfterMs, holdClip: verdict.holdClip });
   }
 
-  async function retryOrFail(reason: FailureReason, answer?: PutAnswer, retryAfterMs?: number, wholeClip = false): Promise<BlockResult> {
+  async function retryOrFail(why: string, options: { answer?: PutAnswer | undefined; retryAfterMs?: number | undefined; holdClip?: boolean | undefined } = {}): Promise<BlockResult> {
+    const { answer, retryAfterMs, holdClip } = options;
     // Past the deadline the handler has already reported this record for redelivery.
-    if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${reason.message}`);
+    if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${why}`);
     if (delivery.receiveCount >= deps.config.maxAttempts) {
-      return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${reason.message}` }, answer);
+      return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${why}` }, answer);
     }
     const delayMs = retryDelayMs({
       receiveCount: delivery.receiveCount,
       baseMs: deps.config.backoffBaseMs,
       capMs: deps.config.backoffCapMs,
-      ...(retryAfterMs !== undefined && { retryAfterMs }),
-      ...(deps.random !== undefined && { random: deps.random }),
+      retryAfterMs,
+      random: deps.random,
     });
-    if (wholeClip) deps.clipBackoff?.set(id, now() + delayMs);
+    if (holdClip) deps.clipBackoff?.set(id, now() + delayMs);
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
-    deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: reason.message });
-    throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${reason.message}; retry in ${delayMs} ms`);
+    deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: why });
+    throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${why}; retry in ${delayMs} ms`);
   }
 }
 
 /** The fields every log line about a block carries: enough to correlate, nothing secret. */
-function blockLogFields(message: BlockMessage, delivery: Delivery) {
+function blockLogFields(message: BlockMessage) {
   return {
     clipId: clipId(message.clip.bucket, message.clip.key),
     key: message.clip.key,
-    uploadIdHash: uploadIdHash(message.uploadId),
+    uploadIdHash: uploadIdHash(message.ticket.uploadId),
     blockNum: message.blockNum,
-    attempt: delivery.receiveCount,
   };
 }
 
@@ -170,17 +175,17 @@ function describeAnswer(answer: PutAnswer): string {
 
 /**
  * PUTs the block, following redirects and refreshing the token once, until an answer that is
- * not a redirect or a first 401.
+ * not a redirect or a first 401 (a second one {@link classifyAnswer} calls recoverable).
  * @throws ClipRelayError (refused target, changed clip, too many redirects, no token)
  */
 async function putFollowing(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<Settled> {
-  const tokenRef = message.tokenRef ?? deps.config.defaultTokenRef;
-  let target = checkUploadTarget(message.uploadUri, deps.config.allowedHosts);
+  const tokenRef = message.ticket.tokenRef ?? deps.config.defaultTokenRef;
+  let target = checkUploadTarget(message.ticket.uploadUri, deps.config.allowedHosts);
   let authorization = await deps.tokens.authorization(tokenRef);
   let refreshed = false;
   for (let hops = 0; ; ) {
     const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
-    const url = blockUrl(target, message.uploadId, message.blockNum);
+    const url = blockUrl(target, message.ticket.uploadId, message.blockNum);
     const started = performance.now();
     const answer = await putBlock({
       dispatcher: deps.dispatcher,
@@ -189,13 +194,14 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       serviceVersion: deps.config.serviceVersion,
       body,
       contentLength: message.end - message.start,
-      ...(delivery.signal !== undefined && { signal: delivery.signal }),
+      signal: delivery.signal,
     });
     const durationMs = Math.round(performance.now() - started);
-    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, now: (deps.now ?? Date.now)() });
+    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });
     deps.metrics?.addMetric('PutLatency', 'Milliseconds', durationMs);
     deps.logger.debug('block answered', {
-      ...blockLogFields(message, delivery),
+      ...blockLogFields(message),
+      attempt: delivery.receiveCount,
       status: answer.kind === 'response' ? answer.status : answer.code,
       verdict: verdict.kind,
       durationMs,
@@ -212,12 +218,11 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       target = checkUploadTarget(next, deps.config.allowedHosts);
       continue;
     }
-    if (verdict.kind === 'refresh-token' && !refreshed) {
+    if (verdict.kind === 'refresh-token') {
       refreshed = true;
       authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true });
       continue;
     }
-    // A second 401 may still heal when a rotated token arrives: retry it like a 5xx.
-    return verdict.kind === 'refresh-token' ? { verdict: { kind: 'recoverable' }, answer } : { verdict, answer };
+    return { verdict, answer };
   }
 }

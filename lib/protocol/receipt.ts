@@ -1,58 +1,44 @@
-import type { OutcomeMessage } from './messages.ts';
-import type { FailureReason } from './errors.ts';
-import type { AnswerSummary } from './put-answer.ts';
+import * as z from 'zod/mini';
+import { FailureReasonSchema, ReceiptError } from './errors.ts';
+import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
+import { parseWith } from './schema.ts';
 
-/** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"). */
-export interface Receipt {
-  receiptVersion: 1;
-  status: OutcomeMessage['status'];
-  bucket: string;
-  key: string;
-  versionId?: string;
-  etag: string;
-  size: number;
-  expectedBlocks?: number;
-  blockSize?: number;
-  uploadUri?: string;
-  gameClipId?: string;
-  blockNum?: number;
-  attempts?: number;
-  reason?: FailureReason;
-  answer?: AnswerSummary;
-  droppedAt?: string;
+/** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"): the clip's fields at the top, then the outcome's. */
+const ReceiptSchema = z.strictObject({
+  receiptVersion: z.literal(1),
+  status: OutcomeStatusSchema,
+  ...ClipRefSchema.shape,
+  ...OutcomeDetailsShape,
   /** When the outcome happened (the fan-out's or splitter's clock). */
-  decidedAt: string;
+  decidedAt: z.string(),
   /** Earlier terminal states this receipt replaced (a failed clip later committed by a redrive). */
-  supersedes?: Array<{ status: OutcomeMessage['status']; decidedAt: string; reason?: FailureReason }>;
-}
+  supersedes: z.optional(z.array(z.strictObject({ status: OutcomeStatusSchema, decidedAt: z.string(), reason: z.optional(FailureReasonSchema) }))),
+});
+export type Receipt = z.infer<typeof ReceiptSchema>;
 
 /** Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the splitter. */
 export function receiptKey(receiptsPrefix: string, clipKey: string): string {
   return `${receiptsPrefix}${clipKey}.json`;
 }
 
+/**
+ * The one way to read a stored receipt.
+ * @throws ReceiptError when the body is not JSON or not a version-1 receipt, naming what is wrong
+ */
+export function parseReceipt(body: string): Receipt {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    throw new ReceiptError(`receipt is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return parseWith(ReceiptSchema, value, (message) => new ReceiptError(`receipt: ${message}`));
+}
+
 /** The receipt an outcome makes when nothing was recorded before. */
 export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
-  const { clip } = outcome;
-  return {
-    receiptVersion: 1,
-    status: outcome.status,
-    bucket: clip.bucket,
-    key: clip.key,
-    ...(clip.versionId !== undefined && { versionId: clip.versionId }),
-    etag: clip.etag,
-    size: clip.size,
-    ...(outcome.expectedBlocks !== undefined && { expectedBlocks: outcome.expectedBlocks }),
-    ...(outcome.blockSize !== undefined && { blockSize: outcome.blockSize }),
-    ...(outcome.uploadUri !== undefined && { uploadUri: outcome.uploadUri }),
-    ...(outcome.gameClipId !== undefined && { gameClipId: outcome.gameClipId }),
-    ...(outcome.blockNum !== undefined && { blockNum: outcome.blockNum }),
-    ...(outcome.attempts !== undefined && { attempts: outcome.attempts }),
-    ...(outcome.reason !== undefined && { reason: outcome.reason }),
-    ...(outcome.answer !== undefined && { answer: outcome.answer }),
-    ...(outcome.droppedAt !== undefined && { droppedAt: outcome.droppedAt }),
-    decidedAt: outcome.at,
-  };
+  const { v: _v, status, clip, at, ...details } = outcome;
+  return { receiptVersion: 1, status, ...clip, ...details, decidedAt: at };
 }
 
 /**
@@ -71,12 +57,9 @@ export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessa
     return newer ? receiptFromOutcome(outcome) : undefined;
   }
   if (existing.status === 'committed' || outcome.status !== 'committed') return undefined;
-  const { supersedes = [], ...previous } = existing;
+  const { supersedes = [], status, decidedAt, reason } = existing;
   return {
     ...receiptFromOutcome(outcome),
-    supersedes: [
-      ...supersedes,
-      { status: previous.status, decidedAt: previous.decidedAt, ...(previous.reason !== undefined && { reason: previous.reason }) },
-    ],
+    supersedes: [...supersedes, reason === undefined ? { status, decidedAt } : { status, decidedAt, reason }],
   };
 }

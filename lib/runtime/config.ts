@@ -1,6 +1,8 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
+import { MAX_BLOCK_BYTES_CAP, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { hostPatternProblem } from '../protocol/upload-target.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
 
@@ -14,14 +16,14 @@ const ConfigSchema = z.strictObject({
   OUTCOMES_QUEUE_URL: z.url(),
   INCOMING_PREFIX: prefix('incoming/'),
   RECEIPTS_PREFIX: prefix('receipts/'),
-  MAX_BLOCK_BYTES: positiveInt(2_097_152, 64 * 1024 * 1024),
+  MAX_BLOCK_BYTES: positiveInt(2_097_152, MAX_BLOCK_BYTES_CAP),
   SERVICE_VERSION: z._default(z.string().check(z.regex(/^[\w.-]{1,16}$/)), '1'),
   ALLOWED_HOSTS: z._default(z.string().check(z.minLength(1)), '*.xboxlive.com'),
   PUT_CONCURRENCY: positiveInt(8, 64),
   PUT_TIMEOUT_MS: positiveInt(30_000, 900_000),
   MAX_ATTEMPTS: positiveInt(8, 1000),
   BACKOFF_BASE_MS: positiveInt(2_000),
-  BACKOFF_CAP_MS: positiveInt(900_000, 43_200_000),
+  BACKOFF_CAP_MS: positiveInt(900_000, MAX_REDELIVERY_DELAY_MS),
   TOKEN_SOURCE: z._default(z.enum(['ssm', 'secretsmanager']), 'ssm'),
   TOKEN_PREFIX: z._default(z.string().check(z.regex(/^\/?[\w./-]*\/$/, 'a token prefix ends with "/"')), '/clip-relay/tokens/'),
   DEFAULT_TOKEN_REF: z._default(z.string().check(z.regex(/^[\w.-]{1,128}$/)), 'default'),
@@ -69,6 +71,10 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     // A receipt written under the incoming prefix would trigger the splitter again.
     throw new ConfigError(`receipts prefix "${c.RECEIPTS_PREFIX}" and incoming prefix "${c.INCOMING_PREFIX}" must not overlap`);
   }
+  const allowedHosts = c.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const hostProblems = allowedHosts.map(hostPatternProblem).filter((problem) => problem !== undefined);
+  if (allowedHosts.length === 0) hostProblems.push('no host pattern');
+  if (hostProblems.length > 0) throw new ConfigError(`configuration (${ENV_PREFIX}*): ${ENV_PREFIX}ALLOWED_HOSTS: ${hostProblems.join('; ')}`);
   if (c.BACKOFF_CAP_MS < c.BACKOFF_BASE_MS) throw new ConfigError('CLIP_RELAY_BACKOFF_CAP_MS is below CLIP_RELAY_BACKOFF_BASE_MS');
   return {
     blocksQueueUrl: c.BLOCKS_QUEUE_URL,
@@ -77,7 +83,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     receiptsPrefix: c.RECEIPTS_PREFIX,
     maxBlockBytes: c.MAX_BLOCK_BYTES,
     serviceVersion: c.SERVICE_VERSION,
-    allowedHosts: c.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    allowedHosts,
     putConcurrency: c.PUT_CONCURRENCY,
     putTimeoutMs: c.PUT_TIMEOUT_MS,
     maxAttempts: c.MAX_ATTEMPTS,

@@ -3,7 +3,7 @@ import type { RelayQueues } from '../../../lib/aws/queues.ts';
 import { settleDeadLetterMessage } from '../../../lib/dead-letter/dead-letter.ts';
 import { MessageError } from '../../../lib/protocol/errors.ts';
 import type { LogFields, RelayLogger } from '../../../lib/runtime/log.ts';
-import { parseOutcomeMessage, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
+import { BLOCK_MESSAGE_VERSION, parseOutcomeMessage, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
 import { asSplitterFailureBody, parseSplitterFailure, splitFailedOutcomes } from '../../../lib/dead-letter/splitter-failure.ts';
 import { asyncFailureRecord } from '../../../local/event-source/async-failure-record.ts';
 import { LambdaTimeoutError } from '../../../local/event-source/invoke-with-timeout.ts';
@@ -154,6 +154,7 @@ describe('Function: settleDeadLetterMessage', () => {
       sent,
       deps: {
         logger,
+        config: { maxAttempts: 8 },
         now: () => AT,
         queues: {
           async sendOutcome(outcome: OutcomeMessage) {
@@ -166,10 +167,9 @@ describe('Function: settleDeadLetterMessage', () => {
   }
 
   const block: BlockMessage = {
-    v: 1,
+    v: BLOCK_MESSAGE_VERSION,
     clip: { bucket: 'clips', key: 'incoming/b.mp4', etag: 'e', size: 10 },
-    uploadUri: 'https://upload.xboxlive.com/clips/1?uploadId=x',
-    uploadId: 'x',
+    ticket: { uploadUri: 'https://upload.xboxlive.com/clips/1?uploadId=x', uploadId: 'x' },
     blockSize: 10,
     blockNum: 0,
     start: 0,
@@ -187,10 +187,12 @@ describe('Function: settleDeadLetterMessage', () => {
     ]);
   });
 
-  it('Should still fail a dead-lettered block (DEAD_LETTERED)', async () => {
-    const { deps: d, sent } = deps();
-    await settleDeadLetterMessage({ messageId: 'm2', body: JSON.stringify(block), receiveCount: 8 }, d);
+  it('Should still fail a dead-lettered block (DEAD_LETTERED), with the deliveries the redrive policy allowed as its attempts', async () => {
+    const { deps: d, sent, lines } = deps();
+    // The DLQ record's count goes on from the source queue's (moto: 9 on the first DLQ receive after 8).
+    await settleDeadLetterMessage({ messageId: 'm2', body: JSON.stringify(block), receiveCount: 9 }, d);
     expect(sent).toMatchObject([{ status: 'failed', clip: block.clip, attempts: 8, reason: { code: 'DEAD_LETTERED' }, uploadUri: 'https://upload.xboxlive.com/clips/1' }]);
+    expect(lines).toMatchObject([{ level: 'ERROR', message: 'block dead-lettered', fields: { receiveCount: 9 } }]);
   });
 
   it('Should drop a record that names no clip, and a malformed one, logging why', async () => {

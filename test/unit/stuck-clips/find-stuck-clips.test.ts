@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { readReceipts } from '../../../lib/aws/clip-listing.ts';
-import type { ClipStore } from '../../../lib/aws/clip-store.ts';
+import { s3ClipStore, type ClipStore } from '../../../lib/aws/clip-store.ts';
 import { findStuckClips, MAX_LOGGED_STUCK_CLIPS } from '../../../lib/stuck-clips/find-stuck-clips.ts';
 import type { LogFields, RelayLogger } from '../../../lib/runtime/log.ts';
 import type { Receipt } from '../../../lib/protocol/receipt.ts';
@@ -40,7 +40,7 @@ function fakeS3(objects: FakeObject[]) {
 }
 
 /** A ClipStore that only reads receipts (a string is a raw body), and counts the reads. */
-function fakeReceipts(receipts: Record<string, Partial<Receipt> | string>) {
+function fakeReceipts(receipts: Record<string, Receipt | string>) {
   const reads: string[] = [];
   const store: Pick<ClipStore, 'read'> = {
     async read(bucket, key) {
@@ -61,7 +61,7 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-const receipt = (key: string, status: Receipt['status'], etag = 'e'): Partial<Receipt> => ({ receiptVersion: 1, status, key, etag, decidedAt: NOW.toISOString() });
+const receipt = (key: string, status: Receipt['status'], etag = 'e'): Receipt => ({ receiptVersion: 1, status, bucket: BUCKET, key, etag, size: 10, decidedAt: NOW.toISOString() });
 
 describe('Function: findStuckClips', () => {
   it('Should count every state of the clips old enough to be stuck over all pages, and log the first 100 stuck clips then how many more', async () => {
@@ -88,7 +88,7 @@ describe('Function: findStuckClips', () => {
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
 
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
 
     const stuck = old.slice(3).map((o) => o.key);
     expect(result).toStrictEqual({ clips: 1502, committed: 1, failed: 1, unconfirmed: 1, young: 2, unreadableReceipts: 0, stuck });
@@ -116,7 +116,7 @@ describe('Function: findStuckClips', () => {
     const { clips } = fakeReceipts({ 'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed') });
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
     expect(result).toStrictEqual({ clips: 1, committed: 1, failed: 0, unconfirmed: 0, young: 0, unreadableReceipts: 0, stuck: [] });
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
     expect(lines.filter((l) => l.level !== 'INFO')).toEqual([]);
@@ -130,7 +130,7 @@ describe('Function: findStuckClips', () => {
     const { clips, reads } = fakeReceipts({ 'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed') });
     const { logger } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
     expect(result).toStrictEqual({ clips: 2, committed: 0, failed: 0, unconfirmed: 0, young: 2, unreadableReceipts: 0, stuck: [] });
     expect(reads).toEqual([]);
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
@@ -150,7 +150,7 @@ describe('Function: findStuckClips', () => {
     });
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
 
     expect(result).toStrictEqual({
       clips: 4,
@@ -168,12 +168,12 @@ describe('Function: findStuckClips', () => {
       {
         level: 'ERROR',
         message: 'receipt unreadable: clip judged as having none',
-        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/corrupt.bin', receiptKey: 'receipts/incoming/corrupt.bin.json', problem: expect.stringMatching(/^not JSON: /) },
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/corrupt.bin', receiptKey: 'receipts/incoming/corrupt.bin.json', problem: expect.stringMatching(/^receipt is not JSON: /) },
       },
       {
         level: 'ERROR',
         message: 'receipt unreadable: clip judged as having none',
-        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/null.bin', receiptKey: 'receipts/incoming/null.bin.json', problem: 'not a JSON object: null' },
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/null.bin', receiptKey: 'receipts/incoming/null.bin.json', problem: expect.stringMatching(/^receipt: .*expected object, received null/) },
       },
     ]);
     expect(lines.find((l) => l.message === 'stuck-clip check done')?.fields).toMatchObject({ unreadableReceipts: 2, stuck: 3 });
@@ -188,7 +188,7 @@ describe('Function: readReceipts', () => {
     });
     await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin'])).resolves.toStrictEqual(new Map([['incoming/a.bin', receipt('incoming/a.bin', 'committed')]]));
     await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin'])).rejects.toThrow(
-      `receipt s3://${BUCKET}/receipts/incoming/b.bin.json is unreadable: not JSON: `,
+      `receipt s3://${BUCKET}/receipts/incoming/b.bin.json is unreadable: receipt is not JSON: `,
     );
   });
 
@@ -200,6 +200,6 @@ describe('Function: readReceipts', () => {
     const unreadable: unknown[] = [];
     const receipts = await readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin', 'incoming/c.bin'], { onUnreadable: (u) => unreadable.push(u) });
     expect([...receipts.keys()]).toEqual(['incoming/a.bin']);
-    expect(unreadable).toStrictEqual([{ key: 'incoming/b.bin', receiptKey: 'receipts/incoming/b.bin.json', problem: 'not a JSON object: an array' }]);
+    expect(unreadable).toStrictEqual([{ key: 'incoming/b.bin', receiptKey: 'receipts/incoming/b.bin.json', problem: expect.stringMatching(/^receipt: .*expected object, received array/) }]);
   });
 });
