@@ -38,19 +38,29 @@ const { s3, sqs } = createAwsClients({ region: input.region, endpoint: input.end
 const requests: RequestCounts = new Map();
 countRequests(s3, 'S3', requests);
 countRequests(sqs, 'SQS', requests);
-// CPU from the first batch received to the last one deleted: the span in which this environment
-// moved blocks, as the copier's CPU spans its copy (not the idle long polls around it).
+// CPU time, two ways. `cpuMs`: from the first batch received to the last deleted, the span in
+// which this environment moved blocks (as the copier's CPU spans its copy), its local SQS poller
+// included. `invocationCpuMs`: only while a batch was in the function's hands (receive returned →
+// delete sent): what the Lambda function itself spends; in AWS, receiving and deleting is done by
+// Lambda's pollers, outside the function.
 const cpuMsNow = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 };
 let firstBatchCpuMs: number | undefined;
 let lastDeleteCpuMs: number | undefined;
+let batchStartCpuMs: number | undefined;
+let invocationCpuMs = 0;
 sqs.middlewareStack.add(
   (next, context) => async (args) => {
+    if (context.commandName === 'DeleteMessageBatchCommand' && batchStartCpuMs !== undefined) {
+      invocationCpuMs += cpuMsNow() - batchStartCpuMs;
+      batchStartCpuMs = undefined;
+    }
     const result = await next(args);
-    if (context.commandName === 'ReceiveMessageCommand' && firstBatchCpuMs === undefined && ((result.output as { Messages?: unknown[] } | undefined)?.Messages?.length ?? 0) > 0) {
-      firstBatchCpuMs = cpuMsNow();
+    if (context.commandName === 'ReceiveMessageCommand' && ((result.output as { Messages?: unknown[] } | undefined)?.Messages?.length ?? 0) > 0) {
+      batchStartCpuMs = cpuMsNow();
+      firstBatchCpuMs ??= batchStartCpuMs;
     }
     if (context.commandName === 'DeleteMessageBatchCommand') lastDeleteCpuMs = cpuMsNow();
     return result;
@@ -73,7 +83,7 @@ const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 const sampler = setInterval(() => {
   const m = process.memoryUsage();
   for (const k of Object.keys(peaks) as Array<keyof typeof peaks>) peaks[k] = Math.max(peaks[k], m[k] / 1048576);
-}, 50);
+}, 200);
 const readyRssMiB = process.memoryUsage().rss / 1048576;
 process.send!({ ready: true });
 process.on('message', async (message: { stop?: boolean }) => {
@@ -86,6 +96,7 @@ process.on('message', async (message: { stop?: boolean }) => {
       peaks,
       readyRssMiB,
       cpuMs: firstBatchCpuMs === undefined || lastDeleteCpuMs === undefined ? 0 : lastDeleteCpuMs - firstBatchCpuMs,
+      invocationCpuMs,
       usage: functions.usage.fanOut,
       requests: Object.fromEntries(requests),
       metrics: Object.fromEntries(functions.metrics.totals),
