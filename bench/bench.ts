@@ -83,6 +83,8 @@ interface RelayRun {
   /** From the drop (the burst: the notifications starting) to the last receipt. */
   ms: number;
   firstPutMs: number;
+  /** The single clip: from the last PUT's answer to the receipt. */
+  commitToReceiptMs?: number;
   clips: number;
   committed: number;
   bytes: number;
@@ -343,13 +345,17 @@ async function relayOnce(file: string, bytes: Buffer, workerBundle: string): Pro
     await dropClip(stack, key, file, { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks });
     const dropped = Date.now();
     relay.notifyDrop();
-    const ms = (await Promise.race([receiptLanded, relay.anyWorkerExit])).timestamp - dropped;
+    const landedAt = (await Promise.race([receiptLanded, relay.anyWorkerExit])).timestamp;
+    const ms = landedAt - dropped;
     const receipt = await readBenchReceipt(stack, key);
     if (receipt.status !== 'committed' || !stack.emulator.committed(session.uploadId)?.equals(bytes)) {
       throw new Error(`relay did not commit the exact bytes: ${JSON.stringify(receipt)}`);
     }
-    const firstPutMs = Math.min(...stack.emulator.requests.map((request) => request.at)) - dropped;
-    return { ms, firstPutMs, clips: 1, committed: 1, bytes: bytes.length, ...(await relay.finish()) };
+    const putTimes = stack.emulator.requests.map((request) => request.at);
+    const firstPutMs = Math.min(...putTimes) - dropped;
+    // The committing PUT's answer to the receipt: the outcome's trip through FIFO and the finalizer.
+    const commitToReceiptMs = landedAt - Math.max(...putTimes);
+    return { ms, firstPutMs, commitToReceiptMs, clips: 1, committed: 1, bytes: bytes.length, ...(await relay.finish()) };
   } finally {
     await relay.stop();
     await stack.stop();
@@ -579,6 +585,9 @@ try {
     },
     roundsCpuMsPerMiB: { fanOut: relays.map((run) => fixed(fanOutFunctionCpuPerMiB(run), 2)), fanOutWithPoller: relays.map((run) => fixed(fanOutCpuPerMiB(run), 2)), copier: copiers.map((run) => fixed(baselineCpuPerMiB(run), 2)) },
     firstPutMs: Math.round(Math.min(...relays.map((r) => r.firstPutMs))),
+    // What the relay adds at either end of a clip, per round (the copier has neither).
+    roundsFirstPutMs: relays.map((r) => Math.round(r.firstPutMs)),
+    roundsCommitToReceiptMs: relays.map((r) => Math.round(r.commitToReceiptMs ?? 0)),
     // CPU time per MiB moved: the fan-out functions together (inside their invocations; with
     // their local SQS pollers: from each one's first batch received to its last deleted) against
     // the copier's copy and the direct upload (each from its first block to its last).
@@ -649,6 +658,7 @@ try {
     ...goals.map(([name, value, goal, met]) => `${name.padEnd(width)}  ${value.padEnd(52)} goal ${goal.padEnd(9)} ${met === undefined ? 'informational' : met ? 'met' : 'MISSED'}`),
     `ratios: the median over ${ROUNDS} rounds of each round's pair (bursts: ${BURST_ROUNDS}); MiB/s shown: the best round`,
     `rounds (MiB/s): ${JSON.stringify(results.roundsMiBps)}; CPU ms per MiB: ${JSON.stringify(results.roundsCpuMsPerMiB)}`,
+    `relay ends (ms, per round): drop -> first PUT answered ${JSON.stringify(results.roundsFirstPutMs)}, last PUT answered -> receipt ${JSON.stringify(results.roundsCommitToReceiptMs)}`,
     `fan-out environment memory (MiB): ${results.fanoutReadyRssMiB} RSS before the first block; peaks sampled every 200 ms ${JSON.stringify(results.fanoutPeakMemoryMiB)}`,
     `CPU ms per MiB moved: fan-out functions ${results.cpuMsPerMiB.fanOut} (with their local SQS pollers ${results.cpuMsPerMiB.fanOutWithPoller}), copier ${results.cpuMsPerMiB.copier}, direct uploader ${results.cpuMsPerMiB.direct}`,
     `usdPerGB by service: ${JSON.stringify(results.usdPerGBBreakdown)}; requests counted (one ${results.clipMiB} MiB relay): ${JSON.stringify(results.requestsCounted)}`,
