@@ -74,6 +74,8 @@ interface WorkerReport {
   cpuMs: number;
   /** CPU while batches were in the function's hands: the function's own (Lambda's pollers receive and delete). */
   invocationCpuMs: number;
+  /** Wall ms from each batch's delete to the next batch in hand. */
+  batchGaps: number[];
   usage: { invocations: number; busyMs: number };
   requests: Record<string, number>;
 }
@@ -588,6 +590,10 @@ try {
     // What the relay adds at either end of a clip, per round (the copier has neither).
     roundsFirstPutMs: relays.map((r) => Math.round(r.firstPutMs)),
     roundsCommitToReceiptMs: relays.map((r) => Math.round(r.commitToReceiptMs ?? 0)),
+    // Per round: the median wall ms an environment spent between two batches (delete sent ->
+    // next batch in hand), with no PUT in flight, and the batches each environment ran.
+    roundsBatchGapMs: relays.map((r) => r.workers.flatMap((w) => w.batchGaps)).map((gaps) => (gaps.length === 0 ? 0 : fixed(median(gaps), 1))),
+    roundsBatchesPerEnvironment: relays.map((r) => r.workers.map((w) => w.usage.invocations)),
     // CPU time per MiB moved: the fan-out functions together (inside their invocations; with
     // their local SQS pollers: from each one's first batch received to its last deleted) against
     // the copier's copy and the direct upload (each from its first block to its last).
@@ -659,6 +665,7 @@ try {
     `ratios: the median over ${ROUNDS} rounds of each round's pair (bursts: ${BURST_ROUNDS}); MiB/s shown: the best round`,
     `rounds (MiB/s): ${JSON.stringify(results.roundsMiBps)}; CPU ms per MiB: ${JSON.stringify(results.roundsCpuMsPerMiB)}`,
     `relay ends (ms, per round): drop -> first PUT answered ${JSON.stringify(results.roundsFirstPutMs)}, last PUT answered -> receipt ${JSON.stringify(results.roundsCommitToReceiptMs)}`,
+    `between batches (median ms per round, delete sent -> next batch in hand): ${JSON.stringify(results.roundsBatchGapMs)}; batches per environment: ${JSON.stringify(results.roundsBatchesPerEnvironment)}`,
     `fan-out environment memory (MiB): ${results.fanoutReadyRssMiB} RSS before the first block; peaks sampled every 200 ms ${JSON.stringify(results.fanoutPeakMemoryMiB)}`,
     `CPU ms per MiB moved: fan-out functions ${results.cpuMsPerMiB.fanOut} (with their local SQS pollers ${results.cpuMsPerMiB.fanOutWithPoller}), copier ${results.cpuMsPerMiB.copier}, direct uploader ${results.cpuMsPerMiB.direct}`,
     `usdPerGB by service: ${JSON.stringify(results.usdPerGBBreakdown)}; requests counted (one ${results.clipMiB} MiB relay): ${JSON.stringify(results.requestsCounted)}`,

@@ -51,16 +51,22 @@ let firstBatchCpuMs: number | undefined;
 let lastDeleteCpuMs: number | undefined;
 let batchStartCpuMs: number | undefined;
 let invocationCpuMs = 0;
+// Wall time between batches: from a batch's delete being sent to the next batch in hand, when
+// this environment has no PUT in flight.
+let lastDeleteAt: number | undefined;
+const batchGaps: number[] = [];
 sqs.middlewareStack.add(
   (next, context) => async (args) => {
-    if (context.commandName === 'DeleteMessageBatchCommand' && batchStartCpuMs !== undefined) {
-      invocationCpuMs += cpuMsNow() - batchStartCpuMs;
+    if (context.commandName === 'DeleteMessageBatchCommand') {
+      lastDeleteAt = performance.now();
+      if (batchStartCpuMs !== undefined) invocationCpuMs += cpuMsNow() - batchStartCpuMs;
       batchStartCpuMs = undefined;
     }
     const result = await next(args);
     if (context.commandName === 'ReceiveMessageCommand' && ((result.output as { Messages?: unknown[] } | undefined)?.Messages?.length ?? 0) > 0) {
       batchStartCpuMs = cpuMsNow();
       firstBatchCpuMs ??= batchStartCpuMs;
+      if (lastDeleteAt !== undefined) batchGaps.push(performance.now() - lastDeleteAt);
     }
     if (context.commandName === 'DeleteMessageBatchCommand') lastDeleteCpuMs = cpuMsNow();
     return result;
@@ -97,6 +103,7 @@ process.on('message', async (message: { stop?: boolean }) => {
       readyRssMiB,
       cpuMs: firstBatchCpuMs === undefined || lastDeleteCpuMs === undefined ? 0 : lastDeleteCpuMs - firstBatchCpuMs,
       invocationCpuMs,
+      batchGaps,
       usage: functions.usage.fanOut,
       requests: Object.fromEntries(requests),
       metrics: Object.fromEntries(functions.metrics.totals),
