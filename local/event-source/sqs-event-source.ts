@@ -118,6 +118,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   let stopped: Promise<void> | undefined;
   // Ends the long polls still waiting when stop() is called.
   const stopPolling = new AbortController();
+  const pendingDeletes = new Set<Promise<void>>();
 
   const ready = checkQueue(options);
   const polling = ready.then(
@@ -196,9 +197,16 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     const outcome = await invokeWithTimeout(options.handler, event, context, options.functionTimeoutSeconds);
     const succeeded = succeededRecords(outcome, records, event);
     stats.failedRecords += records.length - succeeded.length;
-    await deleteRecords(succeeded);
-    settledInvocations += 1;
-    for (const notify of [...settledWaiters]) notify();
+    const deleted = deleteRecords(succeeded).then(() => {
+      settledInvocations += 1;
+      for (const notify of [...settledWaiters]) notify();
+    });
+    // A standard queue's poller goes back to polling while the delete is on its way, as Lambda's
+    // pollers are not held by a batch once the function has answered. On a FIFO queue the
+    // delete is what releases the message group, so the next receive waits for it.
+    if (isFifo) return deleted;
+    pendingDeletes.add(deleted);
+    void deleted.finally(() => pendingDeletes.delete(deleted));
   }
 
   function succeededRecords(outcome: InvocationOutcome, records: LambdaSqsRecord[], event: SQSEvent): LambdaSqsRecord[] {
@@ -273,7 +281,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         // its timeout); the bound only guards against an SQS endpoint that stopped answering.
         const boundMs = (windowSeconds + options.functionTimeoutSeconds) * 1000 + 5000;
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([polling, new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
+        await Promise.race([polling.then(() => Promise.all(pendingDeletes)), new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
         clearTimeout(timer);
       })();
       return stopped;

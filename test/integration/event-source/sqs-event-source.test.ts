@@ -183,6 +183,50 @@ describe.concurrent('startSqsEventSource', () => {
     sqs.destroy();
   });
 
+  it.each([
+    ['a standard queue: the next batch is taken while the delete is on its way', {}, true],
+    ['a FIFO queue: the next receive waits for the delete, which releases the group', { FifoQueue: 'true' }, false],
+  ])('one poller, %s', async (_name, attributes, overlaps) => {
+    const fifo = 'FifoQueue' in attributes;
+    const queue = createQueue(attributes, fifo ? `overlap-${Date.now()}.fifo` : undefined);
+    const events: string[] = [];
+    const sqs = new SQSClient({ endpoint: harness.server.address, ...FAUXQS_CLIENT_CONFIG, useQueueUrlAsEndpoint: false });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'DeleteMessageBatchCommand') return next(args);
+        events.push('delete sent');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const result = await next(args);
+        events.push('delete done');
+        return result;
+      },
+      { step: 'initialize' },
+    );
+    await send(queue.queueUrl, ['a', 'b'].map((body) => ({ MessageBody: body, ...(fifo && { MessageGroupId: 'g', MessageDeduplicationId: body }) })));
+    const source = startSqsEventSource(
+      sourceOptions(queue, {
+        sqs,
+        handler: async (event) => {
+          events.push(`invoked ${event.Records.map((record) => record.body).join()}`);
+        },
+        batchSize: 1,
+        maximumConcurrency: 2,
+        pollers: 1,
+      }),
+    );
+
+    await source.waitForInvocations(2);
+    await source.stop();
+    sqs.destroy();
+
+    expect(events).toEqual(
+      overlaps
+        ? ['invoked a', 'delete sent', 'invoked b', 'delete sent', 'delete done', 'delete done']
+        : ['invoked a', 'delete sent', 'delete done', 'invoked b', 'delete sent', 'delete done'],
+    );
+    expect(depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
+  });
+
   it('also works with short polling (pollWaitSeconds 0), and then stops almost at once', async () => {
     const queue = createQueue();
     const { handler, seen } = recordingHandler();
