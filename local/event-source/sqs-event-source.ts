@@ -201,9 +201,9 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       settledInvocations += 1;
       for (const notify of [...settledWaiters]) notify();
     });
-    // A standard queue's poller goes back to polling while the delete is on its way, as Lambda's
-    // pollers are not held by a batch once the function has answered. On a FIFO queue the
-    // delete is what releases the message group, so the next receive waits for it.
+    // On a standard queue the poller polls again while the delete is on its way: Lambda deletes
+    // a batch once the function succeeded, and nothing it documents waits for that delete. On a
+    // FIFO queue the delete is what releases the message group, so the next receive waits for it.
     if (isFifo) return deleted;
     pendingDeletes.add(deleted);
     void deleted.finally(() => pendingDeletes.delete(deleted));
