@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
@@ -36,8 +36,16 @@ export interface LocalStackOptions {
   s3StorageDir?: string;
   /** How often the stand-in for S3 notifications lists the bucket; default 100 ms. */
   s3PollIntervalMs?: number;
-  /** Treat clips already in the bucket as delivered (a restart over persisted state). */
-  skipExistingClips?: boolean;
+  /**
+   * A restart over persisted state (`dataDir`): the file where the S3 event source records the
+   * clips whose event was handled, so clips dropped while nothing ran still get theirs.
+   */
+  deliveredClipsFile?: string;
+  /**
+   * This stack is the only consumer of its persisted queues: messages a previous run had
+   * received (and a crash left invisible for up to the visibility timeout) are made visible at start.
+   */
+  releaseInFlight?: boolean;
 }
 
 /** What is in a queue right now. */
@@ -76,6 +84,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
 
   const queues = createLocalQueues(fauxqs, settings);
   const config = localRelayConfig(queues, settings, options.env);
+  if (options.releaseInFlight === true) await releaseInFlight(fauxqs, sqs, Object.values(queues));
   const functions = await startLocalFunctions({
     s3,
     sqs,
@@ -88,7 +97,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.logLevel !== undefined && { logLevel: options.logLevel }),
     ...(options.logSink !== undefined && { logSink: options.logSink }),
     ...(options.s3PollIntervalMs !== undefined && { s3PollIntervalMs: options.s3PollIntervalMs }),
-    ...(options.skipExistingClips !== undefined && { skipExistingClips: options.skipExistingClips }),
+    ...(options.deliveredClipsFile !== undefined && { deliveredClipsFile: options.deliveredClipsFile }),
   });
   const { splitter, fanOut, finalizer, deadLetter, splitterFailures } = functions.sources;
   if (!splitter || !fanOut || !finalizer || !deadLetter || !splitterFailures) throw new Error('the embedded stack runs all four functions');
@@ -159,6 +168,22 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       await fauxqs.stop();
     },
   };
+}
+
+/**
+ * Makes every in-flight message of `queues` visible again. Only for a stack that knows it is the
+ * sole consumer: no invocation holds those messages any more, they were cut off by a crash.
+ * Blocks backing off are released too; a hold after a 429 still stops them (it lives in S3).
+ */
+async function releaseInFlight(fauxqs: Awaited<ReturnType<typeof startFauxqs>>, sqs: SQSClient, queues: readonly LocalQueue[]): Promise<number> {
+  let released = 0;
+  for (const queue of queues) {
+    for (const { receiptHandle } of fauxqs.inspectQueue(queue.name)?.messages.inflight ?? []) {
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue.url, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }));
+      released += 1;
+    }
+  }
+  return released;
 }
 
 /** A running local stack. */

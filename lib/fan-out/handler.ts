@@ -6,6 +6,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { memoizeReads } from '../aws/clip-store.ts';
+import { shareTokenFetches } from '../aws/token-provider.ts';
+import { s3UploadHolds } from '../aws/upload-holds.ts';
 import { createLimiter } from '../runtime/concurrency.ts';
 import { settleInvalidMessage } from '../runtime/invalid-message.ts';
 import { parseBlockMessage } from '../protocol/messages.ts';
@@ -24,6 +26,10 @@ function deadlineMarginMs(remainingMs: number): number {
  * records settled so far are deleted, only the others come back (a timeout would fail them all).
  */
 export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConcurrency: number }) {
+  // One token fetch for the blocks that need it at once, across invocations of this environment.
+  const tokens = shareTokenFetches(deps.tokens);
+  // Read fresh before every PUT: a hold another invocation set must stop this one's blocks.
+  const holds = deps.holds ?? s3UploadHolds(deps.clips, deps.config.receiptsPrefix);
   async function sendRecord(record: SQSRecord, signal: AbortSignal, invocationDeps: FanOutDeps): Promise<unknown> {
     let message;
     try {
@@ -46,7 +52,7 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
       const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
       // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
       const limited = createLimiter(deps.putConcurrency);
-      const invocationDeps: FanOutDeps = { ...deps, clips: memoizeReads(deps.clips), clipBackoff: new Map() };
+      const invocationDeps: FanOutDeps = { ...deps, tokens, holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set() };
       const settled = new Set<string>();
       // One processor per invocation: Powertools keeps the batch's state on the processor, and
       // overlapping invocations (the local stack, or work still unwinding after a deadline)

@@ -1,15 +1,18 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayQueues } from '../aws/queues.ts';
 import type { TokenProvider } from '../aws/token-provider.ts';
+import type { UploadHolds } from '../aws/upload-holds.ts';
+import { heldForMs } from '../protocol/upload-hold.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
+import { ClipRelayError, describeError, RetryLaterError, TokenRejectedError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
+import { afterUnauthorized } from '../protocol/token-rejection.ts';
 import { clipId, uploadIdHash } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type RelayMetrics } from '../runtime/metrics.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
 import type { BlockMessage, OutcomeMessage } from '../protocol/messages.ts';
 import type { Receipt } from '../protocol/receipt.ts';
-import { receiptKey } from '../protocol/receipt.ts';
+import { receiptKey, sameUpload } from '../protocol/receipt.ts';
 import { retryDelayMs } from '../protocol/backoff.ts';
 import { classifyAnswer, type Verdict } from '../protocol/classify.ts';
 import type { UploadDispatcher } from '../http/http.ts';
@@ -37,6 +40,10 @@ export interface FanOutDeps {
    * rate-limits per user and title, so the whole clip waits, not just the block that was told.
    */
   clipBackoff?: Map<string, number>;
+  /** Per invocation: clips ended TOKEN_REJECTED by one of their blocks; their other blocks stop. */
+  rejectedClips?: Set<string>;
+  /** Holds on uploads after a 429, shared by every invocation (S3 beside the receipts). */
+  holds?: UploadHolds;
   now?: () => number;
   random?: () => number;
 }
@@ -51,12 +58,33 @@ export interface Delivery {
 /** How one block ended in this delivery (a recoverable failure throws RetryLaterError instead). */
 export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 'skipped';
 
-/** A final answer: redirects and a first 401 are followed inside {@link putFollowing}. */
+/** A final answer: redirects and 401s are dealt with inside {@link putFollowing}. */
 type FinalVerdict = Exclude<Verdict, { kind: 'redirect' } | { kind: 'refresh-token' }>;
 type Settled = { verdict: FinalVerdict; answer: PutAnswer };
 
+/** The upload is held after a 429 for `waitMs` more: the block goes back to SQS until then, unsent. */
+class UploadHeld extends RetryLaterError {
+  readonly waitMs: number;
+  constructor(waitMs: number) {
+    super(`the upload is held for ${waitMs} ms after a 429 from the transfer service`);
+    this.waitMs = waitMs;
+  }
+}
+
+/** How long this block must still wait under a hold on its upload (this invocation's or any other's). */
+async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<number | undefined> {
+  const now = (deps.now ?? Date.now)();
+  const local = deps.clipBackoff?.get(clipId(message.clip.bucket, message.clip.key));
+  if (local !== undefined && local > now) return local - now;
+  if (deps.holds === undefined) return undefined;
+  const hold = await deps.holds.read(message.clip.bucket, message.clip.key);
+  const waitMs = heldForMs(hold, uploadIdHash(message.uploadId), now);
+  if (waitMs !== undefined) deps.clipBackoff?.set(clipId(message.clip.bucket, message.clip.key), now + waitMs);
+  return waitMs;
+}
+
 /**
- * True when this block no longer needs sending: the clip (this version) is committed, or it
+ * True when this block no longer needs sending: the clip (this version, this session) is committed, or it
  * ended failed/unconfirmed after the block was planned. A block planned later than such a
  * receipt belongs to a redrive, which may still turn the clip into a commit.
  */
@@ -64,7 +92,7 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
   const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
   if (stored === undefined) return false;
   const receipt = JSON.parse(stored.body) as Receipt;
-  if (receipt.etag !== message.clip.etag) return false;
+  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.uploadId) })) return false;
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
@@ -88,6 +116,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
 
   const id = clipId(message.clip.bucket, message.clip.key);
   if (delivery.signal?.aborted) throw new RetryLaterError('the invocation reached its deadline before this block started');
+  if (deps.rejectedClips?.has(id)) return 'skipped';
   const heldUntil = deps.clipBackoff?.get(id);
   if (heldUntil !== undefined && heldUntil > now()) {
     return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: 'the clip is backing off after a 429 from the transfer service' }, undefined, heldUntil - now());
@@ -98,12 +127,14 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     if (await clipAlreadySettled(message, deps)) return 'skipped';
     settled = await putFollowing(message, delivery, deps);
   } catch (error) {
+    if (error instanceof UploadHeld) return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: error.message }, undefined, error.waitMs);
     if (error instanceof ClipRelayError && error.code === 'CLIP_CHANGED') {
       // Overwritten: the new version has an event and a receipt of its own; this one is moot.
       deps.logger.info('block superseded by a newer version of the clip', logFields);
       return 'skipped';
     }
     if (!(error instanceof ClipRelayError) || error.code === 'TOKEN_UNAVAILABLE') return retryOrFail(describeError(error));
+    if (error instanceof TokenRejectedError) deps.rejectedClips?.add(id);
     return end('failed', describeError(error));
   }
   const { verdict, answer } = settled;
@@ -144,7 +175,12 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       ...(retryAfterMs !== undefined && { retryAfterMs }),
       ...(deps.random !== undefined && { random: deps.random }),
     });
-    if (wholeClip) deps.clipBackoff?.set(id, now() + delayMs);
+    if (wholeClip) {
+      // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
+      deps.clipBackoff?.set(id, now() + delayMs);
+      const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.uploadId), now(), delayMs);
+      if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: new Date(hold.since).toISOString(), heldUntil: new Date(hold.until).toISOString() });
+    }
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
     deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: reason.message });
@@ -171,15 +207,25 @@ function describeAnswer(answer: PutAnswer): string {
 /**
  * PUTs the block, following redirects and refreshing the token once, until an answer that is
  * not a redirect or a first 401.
- * @throws ClipRelayError (refused target, changed clip, too many redirects, no token)
+ * @throws ClipRelayError (refused target, changed clip, too many redirects, no token, token rejected)
  */
 async function putFollowing(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<Settled> {
   const tokenRef = message.tokenRef ?? deps.config.defaultTokenRef;
   let target = checkUploadTarget(message.uploadUri, deps.config.allowedHosts);
   let authorization = await deps.tokens.authorization(tokenRef);
   let refreshed = false;
+  let tokenChanged = false;
   for (let hops = 0; ; ) {
     const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
+    // Checked last before the PUT, so a hold set meanwhile by another invocation still counts.
+    const heldMs = await heldForMsNow(message, deps).catch((error: unknown) => {
+      body.destroy();
+      throw error;
+    });
+    if (heldMs !== undefined) {
+      body.destroy();
+      throw new UploadHeld(heldMs);
+    }
     const url = blockUrl(target, message.uploadId, message.blockNum);
     const started = performance.now();
     const answer = await putBlock({
@@ -212,12 +258,15 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       target = checkUploadTarget(next, deps.config.allowedHosts);
       continue;
     }
-    if (verdict.kind === 'refresh-token' && !refreshed) {
+    if (verdict.kind === 'refresh-token') {
+      const next = afterUnauthorized({ refreshed, tokenChanged });
+      if (next.kind === 'token-rejected') throw new TokenRejectedError(`${next.why} (token-ref ${tokenRef})`);
       refreshed = true;
-      authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true });
+      const refused = authorization;
+      authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true, replacing: refused });
+      tokenChanged = authorization !== refused;
       continue;
     }
-    // A second 401 may still heal when a rotated token arrives: retry it like a 5xx.
-    return verdict.kind === 'refresh-token' ? { verdict: { kind: 'recoverable' }, answer } : { verdict, answer };
+    return { verdict, answer };
   }
 }

@@ -1,3 +1,4 @@
+import { uploadIdHash } from './correlation.ts';
 import type { BlockMessage, OutcomeMessage } from './messages.ts';
 import { displayUri } from './upload-target.ts';
 
@@ -15,6 +16,7 @@ export function blockOutcome(
     status,
     clip: message.clip,
     uploadUri: displayUri(message.uploadUri),
+    uploadIdHash: uploadIdHash(message.uploadId),
     ...(message.expectedBlocks !== undefined && { expectedBlocks: message.expectedBlocks }),
     blockSize: message.blockSize,
     ...(message.gameClipId !== undefined && { gameClipId: message.gameClipId }),

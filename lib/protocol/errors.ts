@@ -77,6 +77,14 @@ export class TokenError extends ClipRelayError {
   }
 }
 
+/** Thrown when the transfer service refused the token, again after a refresh: the clip ends at once. */
+export class TokenRejectedError extends ClipRelayError {
+  constructor(message: string) {
+    super('TOKEN_REJECTED', message);
+    this.name = 'TokenRejectedError';
+  }
+}
+
 /**
  * Thrown by a record handler when SQS should deliver the record again (a recoverable failure).
  * The only error a record handler lets escape on purpose.

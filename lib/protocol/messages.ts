@@ -38,6 +38,8 @@ export interface OutcomeMessage {
   clip: ClipRef;
   /** Without query: outcomes never carry the uploadId. */
   uploadUri?: string;
+  /** Which upload session: a hash of the uploadId. */
+  uploadIdHash?: string;
   expectedBlocks?: number;
   blockSize?: number;
   gameClipId?: string;
@@ -80,6 +82,7 @@ const OutcomeMessageSchema = z.strictObject({
   status: z.enum(['committed', 'failed', 'unconfirmed']),
   clip: ClipRefSchema,
   uploadUri: z.optional(z.string()),
+  uploadIdHash: z.optional(z.string()),
   expectedBlocks: z.optional(uint),
   blockSize: z.optional(uint),
   gameClipId: z.optional(z.string()),

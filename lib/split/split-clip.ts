@@ -1,7 +1,7 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayQueues } from '../aws/queues.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { clipId } from '../protocol/correlation.ts';
+import { clipId, uploadIdHash } from '../protocol/correlation.ts';
 import { ClipRelayError, describeError } from '../protocol/errors.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import type { BlockMessage, ClipRef } from '../protocol/messages.ts';
@@ -84,7 +84,7 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
       v: 1,
       status: 'failed',
       clip,
-      ...(ticket !== undefined && { uploadUri: displayUri(ticket.uploadUri) }),
+      ...(ticket !== undefined && { uploadUri: displayUri(ticket.uploadUri), uploadIdHash: uploadIdHash(ticket.uploadId) }),
       ...(ticket?.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }),
       ...(ticket?.gameClipId !== undefined && { gameClipId: ticket.gameClipId }),
       reason,
