@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
-import { nextReceipt, receiptFromOutcome, receiptKey } from '../../../lib/protocol/receipt.ts';
+import { nextReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
 
 const outcome = (status: OutcomeMessage['status'], at: string, extra: Partial<OutcomeMessage> = {}): OutcomeMessage => ({
   v: 1,
@@ -72,5 +72,35 @@ describe('Function: nextReceipt across versions of a key', () => {
 describe('Function: receiptKey', () => {
   it('Should put receipts under their own prefix', () => {
     expect(receiptKey('receipts/', 'incoming/my clip ü.mp4')).toBe('receipts/incoming/my clip ü.mp4.json');
+  });
+});
+
+describe('Function: nextReceipt with upload sessions (retakes)', () => {
+  const first = { uploadIdHash: 'aaaaaaaaaaaa', droppedAt: '2026-01-01T00:00:00Z' };
+  const retake = { uploadIdHash: 'bbbbbbbbbbbb', droppedAt: '2026-01-01T00:10:00Z' };
+
+  it.each([
+    ['a retake\'s commit replaces a committed receipt, recording it', 'committed', first, 'committed', retake, 'replaced'],
+    ['a retake\'s failure replaces a committed receipt', 'committed', first, 'failed', retake, 'replaced'],
+    ['a late outcome of the first session leaves the retake\'s receipt', 'committed', retake, 'failed', first, 'kept'],
+    ['a duplicate of the same session is kept once', 'committed', first, 'committed', first, 'kept'],
+    ['an outcome without a session (before sessions were recorded) counts as the same session', 'committed', first, 'committed', {}, 'kept'],
+  ] as const)('Should decide: %s', (_name, beforeStatus, beforeSession, afterStatus, afterSession, expected) => {
+    const existing = receiptFromOutcome(outcome(beforeStatus, '2026-01-01T00:05:00Z', beforeSession));
+    const next = nextReceipt(existing, outcome(afterStatus, '2026-01-01T00:15:00Z', afterSession));
+    if (expected === 'kept') expect(next).toBeUndefined();
+    else {
+      expect(next).toMatchObject({ status: afterStatus, uploadIdHash: retake.uploadIdHash });
+      expect(next?.supersedes).toStrictEqual([{ status: beforeStatus, decidedAt: '2026-01-01T00:05:00Z', uploadIdHash: first.uploadIdHash }]);
+    }
+  });
+
+  it.each([
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'a' }, true],
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'b' }, false],
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e2', uploadIdHash: 'a' }, false],
+    [{ etag: 'e1' }, { etag: 'e1', uploadIdHash: 'b' }, true],
+  ])('Should tell whether receipt %o is about upload %o: %s', (receipt, upload, same) => {
+    expect(sameUpload(receipt, upload)).toBe(same);
   });
 });
