@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLimiter } from '../runtime/concurrency.ts';
-import { receiptKey, type Receipt } from '../protocol/receipt.ts';
+import { describeError } from '../protocol/errors.ts';
+import { parseReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
 import type { ListedClip } from '../protocol/clip-status.ts';
 import type { ClipStore } from './clip-store.ts';
 
@@ -19,7 +20,7 @@ export async function listClips(s3: S3Client, bucket: string, prefix: string): P
   return clips;
 }
 
-/** A receipt that exists but is no receipt: not JSON, or JSON that is not an object. */
+/** A receipt that exists but is no receipt: not JSON, or not a receipt's shape ({@link parseReceipt}). */
 export interface UnreadableReceipt {
   /** The clip's key. */
   key: string;
@@ -35,18 +36,6 @@ export interface ReadReceiptsOptions {
    * receipt) and the others are still read. Without it, the first one throws.
    */
   onUnreadable?: (unreadable: UnreadableReceipt) => void;
-}
-
-/** The body as a receipt, or what is wrong with it. */
-function receiptFrom(body: string): { receipt: Receipt } | { problem: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (error) {
-    return { problem: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `not a JSON object: ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}` };
-  return { receipt: value as Receipt };
 }
 
 /**
@@ -69,13 +58,16 @@ export async function readReceipts(
         const where = receiptKey(receiptsPrefix, key);
         const stored = await clips.read(bucket, where);
         if (stored === undefined) return;
-        const read = receiptFrom(stored.body);
-        if ('receipt' in read) {
-          receipts.set(key, read.receipt);
+        let receipt: Receipt;
+        try {
+          receipt = parseReceipt(stored.body);
+        } catch (error) {
+          const problem = describeError(error).message;
+          if (options.onUnreadable === undefined) throw new Error(`receipt s3://${bucket}/${where} is unreadable: ${problem}`, { cause: error });
+          options.onUnreadable({ key, receiptKey: where, problem });
           return;
         }
-        if (options.onUnreadable === undefined) throw new Error(`receipt s3://${bucket}/${where} is unreadable: ${read.problem}`);
-        options.onUnreadable({ key, receiptKey: where, problem: read.problem });
+        receipts.set(key, receipt);
       }),
     ),
   );

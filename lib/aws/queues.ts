@@ -4,6 +4,7 @@ import { createLimiter } from '../runtime/concurrency.ts';
 import { clipId } from '../protocol/correlation.ts';
 import { RetryLaterError } from '../protocol/errors.ts';
 import type { BlockMessage, OutcomeMessage } from '../protocol/messages.ts';
+import { MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
 
 /** The relay's view of SQS. */
 export interface RelayQueues {
@@ -16,8 +17,6 @@ export interface RelayQueues {
 }
 
 const SEND_ATTEMPTS = 5;
-// SQS refuses a visibility past 12 h from the receive; keep the longest Lambda run (15 min) spare.
-const MAX_VISIBILITY_SECONDS = 43_200 - 900;
 const PARALLEL_BATCH_CALLS = 16;
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -75,7 +74,7 @@ export function sqsRelayQueues(sqs: SQSClient, urls: { blocksQueueUrl: string; o
         new ChangeMessageVisibilityCommand({
           QueueUrl: urls.blocksQueueUrl,
           ReceiptHandle: receiptHandle,
-          VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds))),
+          VisibilityTimeout: Math.max(0, Math.min(MAX_REDELIVERY_DELAY_MS / 1000, Math.ceil(seconds))),
         }),
       );
     },

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { MessageError, type FailureReason } from '../protocol/errors.ts';
+import { MAX_UINT32 } from '../protocol/limits.ts';
 import type { ClipRef, OutcomeMessage } from '../protocol/messages.ts';
 import { readS3Notification } from '../protocol/s3-event.ts';
 import { parseWith } from '../protocol/schema.ts';
@@ -30,7 +31,7 @@ const SplitterFailureSchema = z.object({
     requestId: z.optional(z.string()),
     functionArn: z.optional(z.string()),
     condition: z.optional(z.string()),
-    approximateInvokeCount: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(2 ** 32 - 1))),
+    approximateInvokeCount: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(MAX_UINT32))),
   }),
   requestPayload: z.unknown(),
   responsePayload: z.optional(z.unknown()),

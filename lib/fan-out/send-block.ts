@@ -4,24 +4,20 @@ import type { TokenProvider } from '../aws/token-provider.ts';
 import type { UploadHolds } from '../aws/upload-holds.ts';
 import { heldForMs } from '../protocol/upload-hold.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { ClipRelayError, describeError, RetryLaterError, TokenRejectedError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
-import { afterUnauthorized } from '../protocol/token-rejection.ts';
+import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
+import { MAX_REDIRECTS } from '../protocol/limits.ts';
 import { clipId, uploadIdHash } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type RelayMetrics } from '../runtime/metrics.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
-import type { BlockMessage, OutcomeMessage } from '../protocol/messages.ts';
-import type { Receipt } from '../protocol/receipt.ts';
-import { receiptKey, sameUpload } from '../protocol/receipt.ts';
+import type { BlockMessage, OutcomeMessage, OutcomeStatus } from '../protocol/messages.ts';
+import { parseReceipt, receiptKey, sameUpload } from '../protocol/receipt.ts';
 import { retryDelayMs } from '../protocol/backoff.ts';
-import { classifyAnswer, type Verdict } from '../protocol/classify.ts';
+import { classifyAnswer, classifyFailure, type Verdict } from '../protocol/classify.ts';
 import type { UploadDispatcher } from '../http/http.ts';
-import { answerSummary, type PutAnswer } from '../protocol/put-answer.ts';
+import { answerSummary, type AnswerSummary, type PutAnswer } from '../protocol/put-answer.ts';
 import { putBlock } from '../http/put-block.ts';
 import { blockUrl, checkUploadTarget } from '../protocol/upload-target.ts';
-
-/** Most Location hops one block follows. */
-export const MAX_REDIRECTS = 3;
 
 /** What the fan-out needs; the local stack passes local ones. */
 export interface FanOutDeps {
@@ -58,9 +54,9 @@ export interface Delivery {
 /** How one block ended in this delivery (a recoverable failure throws RetryLaterError instead). */
 export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 'skipped';
 
-/** A final answer: redirects and 401s are dealt with inside {@link putFollowing}. */
+/** A final answer: redirects and a first 401 are followed inside {@link putFollowing}. */
 type FinalVerdict = Exclude<Verdict, { kind: 'redirect' } | { kind: 'refresh-token' }>;
-type Settled = { verdict: FinalVerdict; answer: PutAnswer };
+type Settled = { verdict: FinalVerdict; answer: PutAnswer; tokenChanged: boolean };
 
 /** The upload is held after a 429 for `waitMs` more: the block goes back to SQS until then, unsent. */
 class UploadHeld extends RetryLaterError {
@@ -74,42 +70,50 @@ class UploadHeld extends RetryLaterError {
 /** How long this block must still wait under a hold on its upload (this invocation's or any other's). */
 async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<number | undefined> {
   const now = (deps.now ?? Date.now)();
-  const local = deps.clipBackoff?.get(clipId(message.clip.bucket, message.clip.key));
+  const id = clipId(message.clip.bucket, message.clip.key);
+  const local = deps.clipBackoff?.get(id);
   if (local !== undefined && local > now) return local - now;
   if (deps.holds === undefined) return undefined;
   const hold = await deps.holds.read(message.clip.bucket, message.clip.key);
-  const waitMs = heldForMs(hold, uploadIdHash(message.uploadId), now);
-  if (waitMs !== undefined) deps.clipBackoff?.set(clipId(message.clip.bucket, message.clip.key), now + waitMs);
+  const waitMs = heldForMs(hold, uploadIdHash(message.ticket.uploadId), now);
+  if (waitMs !== undefined) deps.clipBackoff?.set(id, now + waitMs);
   return waitMs;
 }
 
 /**
  * True when this block no longer needs sending: the clip (this version, this session) is committed, or it
  * ended failed/unconfirmed after the block was planned. A block planned later than such a
- * receipt belongs to a redrive, which may still turn the clip into a commit.
+ * receipt belongs to a redrive, which may still turn the clip into a commit. A corrupt receipt
+ * settles nothing: the block is sent, and the finalizer replaces that receipt.
  */
 async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
   const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
   if (stored === undefined) return false;
-  const receipt = JSON.parse(stored.body) as Receipt;
-  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.uploadId) })) return false;
+  let receipt;
+  try {
+    receipt = parseReceipt(stored.body);
+  } catch (error) {
+    deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) });
+    return false;
+  }
+  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) })) return false;
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
 /**
- * PUTs one block and follows what the answer calls for: redirects (re-opening the source,
- * since a stream cannot be sent twice), one token refresh after a 401, the commit outcome
- * after a 201. Returns how the block ended; throws RetryLaterError, after setting the back-off
- * as the message's visibility, when SQS should deliver it again.
+ * PUTs one block and does what the verdicts say: redirects and one token refresh are followed
+ * inside {@link putFollowing}; an answer's verdict ({@link classifyAnswer}) or an error's
+ * ({@link classifyFailure}) ends the block, or schedules its redelivery and throws
+ * RetryLaterError. The decisions are those two functions'; this is the plumbing around them.
  */
 export async function sendBlock(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<BlockResult> {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? noMetrics;
-  const logFields = blockLogFields(message, delivery);
-  const outcome = (status: OutcomeMessage['status'], details: Pick<OutcomeMessage, 'reason' | 'answer'>): OutcomeMessage =>
+  const logFields = { ...blockLogFields(message), attempt: delivery.receiveCount };
+  const outcome = (status: OutcomeStatus, details: { reason?: FailureReason; answer?: AnswerSummary }): OutcomeMessage =>
     blockOutcome(message, status, { attempts: delivery.receiveCount, at: new Date(now()), ...details });
   const end = async (status: 'failed' | 'unconfirmed', reason: FailureReason, answer?: PutAnswer): Promise<BlockResult> => {
-    await deps.queues.sendOutcome(outcome(status, { reason, ...(answer !== undefined && { answer: answerSummary(answer) }) }));
+    await deps.queues.sendOutcome(outcome(status, answer === undefined ? { reason } : { reason, answer: answerSummary(answer) }));
     deps.logger.warn(`block ${status}`, { ...logFields, reason });
     return status;
   };
@@ -119,7 +123,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
   if (deps.rejectedClips?.has(id)) return 'skipped';
   const heldUntil = deps.clipBackoff?.get(id);
   if (heldUntil !== undefined && heldUntil > now()) {
-    return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: 'the clip is backing off after a 429 from the transfer service' }, undefined, heldUntil - now());
+    return retryOrFail('the clip is backing off after a 429 from the transfer service', { retryAfterMs: heldUntil - now() });
   }
 
   let settled: Settled;
@@ -127,15 +131,17 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     if (await clipAlreadySettled(message, deps)) return 'skipped';
     settled = await putFollowing(message, delivery, deps);
   } catch (error) {
-    if (error instanceof UploadHeld) return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: error.message }, undefined, error.waitMs);
-    if (error instanceof ClipRelayError && error.code === 'CLIP_CHANGED') {
-      // Overwritten: the new version has an event and a receipt of its own; this one is moot.
-      deps.logger.info('block superseded by a newer version of the clip', logFields);
-      return 'skipped';
+    if (error instanceof UploadHeld) return retryOrFail(error.message, { retryAfterMs: error.waitMs });
+    const failure = classifyFailure(error);
+    switch (failure.kind) {
+      case 'superseded':
+        deps.logger.info('block superseded by a newer version of the clip', logFields);
+        return 'skipped';
+      case 'retry':
+        return retryOrFail(failure.message);
+      case 'fail':
+        return end('failed', failure.reason);
     }
-    if (!(error instanceof ClipRelayError) || error.code === 'TOKEN_UNAVAILABLE') return retryOrFail(describeError(error));
-    if (error instanceof TokenRejectedError) deps.rejectedClips?.add(id);
-    return end('failed', describeError(error));
   }
   const { verdict, answer } = settled;
   if (verdict.kind === 'accepted' || verdict.kind === 'committed') {
@@ -154,19 +160,24 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
         code: 'COMMIT_UNCONFIRMED',
         message: `a retried block got ${answerSummary(answer).status} after an earlier attempt ended without a definitive answer: the upload probably committed`,
       }, answer);
+    case 'token-rejected':
+      deps.rejectedClips?.add(id);
+      return end('failed', {
+        code: 'TOKEN_REJECTED',
+        message: `the transfer service answered ${describeAnswer(answer)} to the token of token-ref ${message.ticket.tokenRef ?? deps.config.defaultTokenRef}, and again after a refresh${settled.tokenChanged ? '' : ' that returned the same token'}`,
+      }, answer);
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
-    case 'recoverable': {
-      const rateLimited = answer.kind === 'response' && answer.status === 429;
-      return retryOrFail({ code: 'RETRIES_EXHAUSTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer, verdict.retryAfterMs, rateLimited);
-    }
+    case 'recoverable':
+      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, ...verdict });
   }
 
-  async function retryOrFail(reason: FailureReason, answer?: PutAnswer, retryAfterMs?: number, wholeClip = false): Promise<BlockResult> {
+  async function retryOrFail(why: string, options: { answer?: PutAnswer; retryAfterMs?: number; holdClip?: true } = {}): Promise<BlockResult> {
+    const { answer, retryAfterMs, holdClip } = options;
     // Past the deadline the handler has already reported this record for redelivery.
-    if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${reason.message}`);
+    if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${why}`);
     if (delivery.receiveCount >= deps.config.maxAttempts) {
-      return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${reason.message}` }, answer);
+      return end('failed', { code: 'RETRIES_EXHAUSTED', message: `gave up after ${delivery.receiveCount} attempts; last: ${why}` }, answer);
     }
     const delayMs = retryDelayMs({
       receiveCount: delivery.receiveCount,
@@ -175,27 +186,26 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       ...(retryAfterMs !== undefined && { retryAfterMs }),
       ...(deps.random !== undefined && { random: deps.random }),
     });
-    if (wholeClip) {
+    if (holdClip) {
       // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
       deps.clipBackoff?.set(id, now() + delayMs);
-      const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.uploadId), now(), delayMs);
+      const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.ticket.uploadId), now(), delayMs);
       if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: new Date(hold.since).toISOString(), heldUntil: new Date(hold.until).toISOString() });
     }
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
-    deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: reason.message });
-    throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${reason.message}; retry in ${delayMs} ms`);
+    deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: why });
+    throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${why}; retry in ${delayMs} ms`);
   }
 }
 
 /** The fields every log line about a block carries: enough to correlate, nothing secret. */
-function blockLogFields(message: BlockMessage, delivery: Delivery) {
+function blockLogFields(message: BlockMessage) {
   return {
     clipId: clipId(message.clip.bucket, message.clip.key),
     key: message.clip.key,
-    uploadIdHash: uploadIdHash(message.uploadId),
+    uploadIdHash: uploadIdHash(message.ticket.uploadId),
     blockNum: message.blockNum,
-    attempt: delivery.receiveCount,
   };
 }
 
@@ -206,12 +216,12 @@ function describeAnswer(answer: PutAnswer): string {
 
 /**
  * PUTs the block, following redirects and refreshing the token once, until an answer that is
- * not a redirect or a first 401.
- * @throws ClipRelayError (refused target, changed clip, too many redirects, no token, token rejected)
+ * not a redirect or a first 401 (a second one ends the clip: {@link classifyAnswer}).
+ * @throws ClipRelayError (refused target, changed clip, too many redirects, no token)
  */
 async function putFollowing(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<Settled> {
-  const tokenRef = message.tokenRef ?? deps.config.defaultTokenRef;
-  let target = checkUploadTarget(message.uploadUri, deps.config.allowedHosts);
+  const tokenRef = message.ticket.tokenRef ?? deps.config.defaultTokenRef;
+  let target = checkUploadTarget(message.ticket.uploadUri, deps.config.allowedHosts);
   let authorization = await deps.tokens.authorization(tokenRef);
   let refreshed = false;
   let tokenChanged = false;
@@ -226,7 +236,7 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       body.destroy();
       throw new UploadHeld(heldMs);
     }
-    const url = blockUrl(target, message.uploadId, message.blockNum);
+    const url = blockUrl(target, message.ticket.uploadId, message.blockNum);
     const started = performance.now();
     const answer = await putBlock({
       dispatcher: deps.dispatcher,
@@ -238,10 +248,11 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       ...(delivery.signal !== undefined && { signal: delivery.signal }),
     });
     const durationMs = Math.round(performance.now() - started);
-    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, now: (deps.now ?? Date.now)() });
+    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });
     deps.metrics?.addMetric('PutLatency', 'Milliseconds', durationMs);
     deps.logger.debug('block answered', {
-      ...blockLogFields(message, delivery),
+      ...blockLogFields(message),
+      attempt: delivery.receiveCount,
       status: answer.kind === 'response' ? answer.status : answer.code,
       verdict: verdict.kind,
       durationMs,
@@ -259,14 +270,12 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       continue;
     }
     if (verdict.kind === 'refresh-token') {
-      const next = afterUnauthorized({ refreshed, tokenChanged });
-      if (next.kind === 'token-rejected') throw new TokenRejectedError(`${next.why} (token-ref ${tokenRef})`);
       refreshed = true;
       const refused = authorization;
       authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true, replacing: refused });
       tokenChanged = authorization !== refused;
       continue;
     }
-    return { verdict, answer };
+    return { verdict, answer, tokenChanged };
   }
 }

@@ -1,11 +1,11 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { RetryLaterError } from '../protocol/errors.ts';
+import { describeError, RetryLaterError } from '../protocol/errors.ts';
 import { clipId } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type MetricName, type RelayMetrics } from '../runtime/metrics.ts';
 import type { OutcomeMessage } from '../protocol/messages.ts';
-import { nextReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
+import { nextReceipt, parseReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
 
 /** What the finalizer needs. */
 export interface FinalizerDeps {
@@ -23,15 +23,26 @@ const STATUS_METRIC: Record<Receipt['status'], MetricName> = {
 
 /**
  * Turns an outcome into the clip's receipt by the receipt rules. Outcomes of one clip arrive
- * one at a time (FIFO group per clip); the conditional write is the second guard in AWS.
+ * one at a time (FIFO group per clip); the conditional write is the second guard in AWS. A
+ * stored receipt that is not a receipt is logged, counted (CorruptReceipts) and replaced as if
+ * there were none: throwing would fail every delivery of the clip's group until the DLQ.
  * @returns 'written', or 'kept' when the existing receipt stands
  * @throws RetryLaterError when the receipt changed between read and write
  */
 export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps): Promise<'written' | 'kept'> {
   const { bucket } = outcome.clip;
   const key = receiptKey(deps.config.receiptsPrefix, outcome.clip.key);
+  const metrics = deps.metrics ?? noMetrics;
   const stored = await deps.clips.read(bucket, key);
-  const existing = stored === undefined ? undefined : (JSON.parse(stored.body) as Receipt);
+  let existing: Receipt | undefined;
+  if (stored !== undefined) {
+    try {
+      existing = parseReceipt(stored.body);
+    } catch (error) {
+      metrics.addMetric('CorruptReceipts', 'Count', 1);
+      deps.logger.error('receipt corrupt: replacing it', { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, receiptKey: key, reason: describeError(error) });
+    }
+  }
   const receipt = nextReceipt(existing, outcome);
   if (receipt === undefined) {
     deps.logger.info('receipt kept', { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, status: existing?.status, outcome: outcome.status });
@@ -39,7 +50,6 @@ export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps
   }
   const written = await deps.clips.writeIf(bucket, key, `${JSON.stringify(receipt, null, 2)}\n`, stored === undefined ? { ifNoneMatch: '*' } : { ifMatch: stored.etag });
   if (!written) throw new RetryLaterError(`receipt s3://${bucket}/${key} changed while it was being written`);
-  const metrics = deps.metrics ?? noMetrics;
   metrics.addMetric(STATUS_METRIC[receipt.status], 'Count', 1);
   const dropToReceiptMs = receipt.droppedAt === undefined ? undefined : Date.parse(receipt.decidedAt) - Date.parse(receipt.droppedAt);
   if (dropToReceiptMs !== undefined && Number.isFinite(dropToReceiptMs)) metrics.addMetric('DropToReceipt', 'Milliseconds', dropToReceiptMs);

@@ -1,30 +1,39 @@
 import { uploadIdHash } from './correlation.ts';
-import type { BlockMessage, OutcomeMessage } from './messages.ts';
+import type { FailureReason } from './errors.ts';
+import type { BlockMessage, OutcomeMessage, OutcomeStatus } from './messages.ts';
+import type { AnswerSummary } from './put-answer.ts';
+import type { Ticket } from './ticket.ts';
 import { displayUri } from './upload-target.ts';
 
 /**
- * The outcome a block's fate makes for its clip: the block message's coordinates (the
- * uploadUri without its query, never the uploadId), plus what happened (`details`).
+ * What an outcome keeps of a clip's ticket: the uploadUri without its query, the upload session
+ * (a hash of the uploadId), expectedBlocks and gameClipId; never the uploadId or the tokenRef.
+ */
+export function ticketDetails(ticket: Ticket): Pick<OutcomeMessage, 'uploadUri' | 'uploadIdHash' | 'expectedBlocks' | 'gameClipId'> {
+  const { uploadUri, uploadId, tokenRef: _tokenRef, ...kept } = ticket;
+  return { uploadUri: displayUri(uploadUri), uploadIdHash: uploadIdHash(uploadId), ...kept };
+}
+
+/**
+ * The outcome a block's fate makes for its clip: the block message's coordinates (see
+ * {@link ticketDetails}), plus what happened (`details`).
  */
 export function blockOutcome(
   message: BlockMessage,
-  status: OutcomeMessage['status'],
-  details: { attempts: number; at: Date } & Pick<OutcomeMessage, 'reason' | 'answer'>,
+  status: OutcomeStatus,
+  details: { attempts: number; at: Date; reason?: FailureReason; answer?: AnswerSummary },
 ): OutcomeMessage {
+  const { at, ...happened } = details;
+  const { blockSize, blockNum, droppedAt } = message;
   return {
     v: 1,
     status,
     clip: message.clip,
-    uploadUri: displayUri(message.uploadUri),
-    uploadIdHash: uploadIdHash(message.uploadId),
-    ...(message.expectedBlocks !== undefined && { expectedBlocks: message.expectedBlocks }),
-    blockSize: message.blockSize,
-    ...(message.gameClipId !== undefined && { gameClipId: message.gameClipId }),
-    ...(message.blockNum !== undefined && { blockNum: message.blockNum }),
-    attempts: details.attempts,
-    ...(details.reason !== undefined && { reason: details.reason }),
-    ...(details.answer !== undefined && { answer: details.answer }),
-    droppedAt: message.droppedAt,
-    at: details.at.toISOString(),
+    ...ticketDetails(message.ticket),
+    blockSize,
+    ...(blockNum !== undefined && { blockNum }),
+    ...happened,
+    droppedAt,
+    at: at.toISOString(),
   };
 }

@@ -1,7 +1,8 @@
 import { BlockLayoutError, ClipSizeError } from './errors.ts';
+import { MAX_CLIP_BYTES, MAX_EXPECTED_BLOCKS } from './limits.ts';
 
-/** The largest clip the protocol can describe: fileSize is a 32-bit unsigned integer. */
-export const MAX_CLIP_BYTES = 2 ** 32 - 1;
+// Defined in limits.ts; re-exported for the callers that plan with it (bench, 4 GiB tests).
+export { MAX_CLIP_BYTES };
 
 /** One PUT of the upload: bytes [start, end) of the clip; blockNum absent for a single-PUT upload. */
 export interface Block {
@@ -39,8 +40,8 @@ export function planBlocks(input: { fileSize: number; expectedBlocks?: number; m
   if (expectedBlocks === undefined) {
     return { blockSize: fileSize, blocks: [{ start: 0, end: fileSize }] };
   }
-  if (!Number.isSafeInteger(expectedBlocks) || expectedBlocks < 1 || expectedBlocks > MAX_CLIP_BYTES) {
-    throw new BlockLayoutError(`expectedBlocks ${expectedBlocks} is not an integer from 1 to ${MAX_CLIP_BYTES}`);
+  if (!Number.isSafeInteger(expectedBlocks) || expectedBlocks < 1 || expectedBlocks > MAX_EXPECTED_BLOCKS) {
+    throw new BlockLayoutError(`expectedBlocks ${expectedBlocks} is not an integer from 1 to ${MAX_EXPECTED_BLOCKS}`);
   }
   if (expectedBlocks > fileSize) {
     throw new BlockLayoutError(`${fileSize} bytes cannot fill ${expectedBlocks} non-empty blocks`);

@@ -1,3 +1,5 @@
+import { ClipRelayError, describeError, failureReason, type FailureReason } from './errors.ts';
+import { MAX_REDELIVERY_DELAY_MS } from './limits.ts';
 import type { PutAnswer } from './put-answer.ts';
 
 /** What the relay does with one PUT's answer. */
@@ -6,17 +8,17 @@ export type Verdict =
   | { kind: 'committed' }
   | { kind: 'redirect'; location: string }
   | { kind: 'refresh-token' }
-  | { kind: 'recoverable'; retryAfterMs?: number }
+  /** A 401 after the token was fetched again: the clip ends TOKEN_REJECTED at once. */
+  | { kind: 'token-rejected' }
+  /** `holdClip`: the service rate-limited the caller (429), so the clip's other blocks wait too. */
+  | { kind: 'recoverable'; retryAfterMs?: number; holdClip?: true }
   | { kind: 'permanent' }
   | { kind: 'ambiguous-after-commit' };
-
-/** Longest Retry-After the relay honours: SQS cannot hide a message for longer. */
-export const MAX_RETRY_AFTER_MS = 12 * 60 * 60 * 1000;
 
 const RECOVERABLE = new Set([408, 429, 500, 502, 503, 504]);
 const REDIRECT = new Set([301, 302, 307, 308]);
 
-/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from `now`, capped at 12 h. */
+/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from `now`, capped at the longest redelivery delay. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
@@ -28,7 +30,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
     if (Number.isNaN(date)) return undefined;
     ms = Math.max(0, date - now);
   }
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
+  return Math.min(ms, MAX_REDELIVERY_DELAY_MS);
 }
 
 /**
@@ -36,21 +38,55 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  * error maps to exactly one verdict. `retried` says this block was delivered before and that
  * delivery ended in a retry (no answer, a recoverable answer, or the invocation's deadline):
  * SQS keeps no more history than the receive count, so that is the evidence there is; then a
- * 409/410 may mean the upload already committed.
+ * 409/410 may mean the upload already committed. `tokenRefreshed` says this PUT already carried
+ * a token fetched again after a 401: a 401 to it (a new token or the same one again) ends the
+ * clip TOKEN_REJECTED at once, since retrying through SQS with the same token source only burns
+ * deliveries for minutes to hours. So a block gets at most 2 PUTs with a refused token.
  */
-export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; now: number }): Verdict {
+export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; tokenRefreshed?: boolean; now: number }): Verdict {
   if (answer.kind === 'transport') return { kind: 'recoverable' };
   const { status } = answer;
   if (status === 202) return { kind: 'accepted' };
   if (status === 200 || status === 201) return { kind: 'committed' };
   if (REDIRECT.has(status)) return answer.location ? { kind: 'redirect', location: answer.location } : { kind: 'permanent' };
-  if (status === 401) return { kind: 'refresh-token' };
+  if (status === 401) return context.tokenRefreshed ? { kind: 'token-rejected' } : { kind: 'refresh-token' };
   if (RECOVERABLE.has(status)) {
     const retryAfterMs = parseRetryAfter(answer.retryAfter, context.now);
-    return retryAfterMs === undefined ? { kind: 'recoverable' } : { kind: 'recoverable', retryAfterMs };
+    return {
+      kind: 'recoverable',
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
+      // Xbox Live rate-limits per user and title: the whole clip waits, not just the block told.
+      ...(status === 429 && { holdClip: true as const }),
+    };
   }
   if ((status === 409 || status === 410) && context.retried) return { kind: 'ambiguous-after-commit' };
   // 501 and 505 say the server cannot ever do this; other 5xx are worth another try.
   if (status >= 500 && status !== 501 && status !== 505) return { kind: 'recoverable' };
   return { kind: 'permanent' };
+}
+
+/** What the relay does with an error thrown while it planned a clip or sent a block. */
+export type FailureVerdict =
+  /** The clip was overwritten: the new version has an event and a receipt of its own; this work is moot. */
+  | { kind: 'superseded' }
+  /** A passing failure (S3, SQS, the parameter store, no token yet): deliver the work again. */
+  | { kind: 'retry'; message: string }
+  /** The relay refuses the clip: it ends with a failed receipt giving `reason`. */
+  | { kind: 'fail'; reason: FailureReason };
+
+/**
+ * The one failure policy, beside {@link classifyAnswer}: every error maps to exactly one verdict.
+ * Only the relay's own refusals end a clip; anything foreign is assumed to pass.
+ */
+export function classifyFailure(error: unknown): FailureVerdict {
+  if (!(error instanceof ClipRelayError)) return { kind: 'retry', message: describeError(error).message };
+  switch (error.code) {
+    case 'CLIP_CHANGED':
+      return { kind: 'superseded' };
+    case 'RETRY_LATER':
+    case 'TOKEN_UNAVAILABLE':
+      return { kind: 'retry', message: error.message };
+    default:
+      return { kind: 'fail', reason: failureReason(error) };
+  }
 }

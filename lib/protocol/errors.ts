@@ -1,10 +1,40 @@
+import * as z from 'zod/mini';
+
+/**
+ * Every code the relay puts on an error, an outcome or a receipt (docs/failure-codes.md says
+ * when each is used, by which stage, and which receipt status it ends in).
+ */
+export const FAILURE_CODES = [
+  'CONFIG_INVALID',
+  'TICKET_INVALID',
+  'BLOCK_LAYOUT_IMPOSSIBLE',
+  'CLIP_SIZE_UNSUPPORTED',
+  'UPLOAD_TARGET_REFUSED',
+  'MESSAGE_INVALID',
+  'RECEIPT_INVALID',
+  'CLIP_MISSING',
+  'CLIP_CHANGED',
+  'TOKEN_UNAVAILABLE',
+  'TOKEN_REJECTED',
+  'TOO_MANY_REDIRECTS',
+  'SERVICE_REJECTED',
+  'RETRIES_EXHAUSTED',
+  'COMMIT_UNCONFIRMED',
+  'DEAD_LETTERED',
+  'SPLIT_FAILED',
+  'RETRY_LATER',
+] as const;
+
+/** A stable code naming why something failed: match on it, never on a message. */
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
 /**
  * Errors of clip-relay. Each has a stable `code`: match on the code, never on the message.
  * Foreign errors are wrapped with `{ cause }` so the original stays inspectable.
  */
 export class ClipRelayError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  readonly code: FailureCode;
+  constructor(code: FailureCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'ClipRelayError';
     this.code = code;
@@ -61,6 +91,14 @@ export class MessageError extends ClipRelayError {
   }
 }
 
+/** Thrown when a stored receipt is not JSON or not a receipt: the finalizer replaces it, a reader skips it. */
+export class ReceiptError extends ClipRelayError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('RECEIPT_INVALID', message, options);
+    this.name = 'ReceiptError';
+  }
+}
+
 /** Thrown when the clip vanished or changed in S3 while it was being relayed. */
 export class ClipChangedError extends ClipRelayError {
   constructor(code: 'CLIP_MISSING' | 'CLIP_CHANGED', message: string, options?: ErrorOptions) {
@@ -77,14 +115,6 @@ export class TokenError extends ClipRelayError {
   }
 }
 
-/** Thrown when the transfer service refused the token, again after a refresh: the clip ends at once. */
-export class TokenRejectedError extends ClipRelayError {
-  constructor(message: string) {
-    super('TOKEN_REJECTED', message);
-    this.name = 'TokenRejectedError';
-  }
-}
-
 /**
  * Thrown by a record handler when SQS should deliver the record again (a recoverable failure).
  * The only error a record handler lets escape on purpose.
@@ -96,15 +126,21 @@ export class RetryLaterError extends ClipRelayError {
   }
 }
 
-/** A short, secret-free description of any error, for logs and receipts. */
 /** Why a clip or block failed, as outcomes, receipts and logs carry it. */
-export interface FailureReason {
-  code: string;
-  message: string;
+export const FailureReasonSchema = z.strictObject({ code: z.enum(FAILURE_CODES), message: z.string() });
+export type FailureReason = z.infer<typeof FailureReasonSchema>;
+
+/** The reason a relay error gives an outcome or a receipt. */
+export function failureReason(error: ClipRelayError): FailureReason {
+  return { code: error.code, message: error.message };
 }
 
-export function describeError(error: unknown): FailureReason {
-  if (error instanceof ClipRelayError) return { code: error.code, message: error.message };
+/**
+ * A short, secret-free description of any error, for log lines: a foreign error keeps its own
+ * code (an SDK's or the system's), which is why this is not a {@link FailureReason}.
+ */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof ClipRelayError) return failureReason(error);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return { code: typeof code === 'string' ? code : error.name, message: error.message };

@@ -1,58 +1,14 @@
-import { MessageError, type FailureReason } from './errors.ts';
 import * as z from 'zod/mini';
+import { FailureReasonSchema, MessageError } from './errors.ts';
+import { MAX_UINT32 } from './limits.ts';
+import { AnswerSummarySchema } from './put-answer.ts';
 import { parseWith } from './schema.ts';
-import type { AnswerSummary } from './put-answer.ts';
+import { TicketSchema } from './ticket.ts';
+
+const uint = z.number().check(z.int(), z.minimum(0), z.maximum(MAX_UINT32));
 
 /** The S3 object a clip is, pinned to the version the splitter planned. */
-export interface ClipRef {
-  bucket: string;
-  key: string;
-  etag: string;
-  size: number;
-  versionId?: string;
-}
-
-/** One block to PUT. Carries everything but the token, which the fan-out fetches by tokenRef. */
-export interface BlockMessage {
-  v: 1;
-  clip: ClipRef;
-  uploadUri: string;
-  uploadId: string;
-  expectedBlocks?: number;
-  gameClipId?: string;
-  tokenRef?: string;
-  blockSize: number;
-  blockNum?: number;
-  start: number;
-  end: number;
-  /** When the clip's ObjectCreated event happened (ISO 8601). */
-  droppedAt: string;
-  /** When the splitter planned this block; a redrive plans again, later than any receipt it follows. */
-  plannedAt: string;
-}
-
-/** How a clip ended, sent to the finalizer, which turns it into the clip's receipt. */
-export interface OutcomeMessage {
-  v: 1;
-  status: 'committed' | 'failed' | 'unconfirmed';
-  clip: ClipRef;
-  /** Without query: outcomes never carry the uploadId. */
-  uploadUri?: string;
-  /** Which upload session: a hash of the uploadId. */
-  uploadIdHash?: string;
-  expectedBlocks?: number;
-  blockSize?: number;
-  gameClipId?: string;
-  blockNum?: number;
-  attempts?: number;
-  reason?: FailureReason;
-  answer?: AnswerSummary;
-  droppedAt?: string;
-  at: string;
-}
-
-const uint = z.number().check(z.int(), z.minimum(0), z.maximum(2 ** 32 - 1));
-const ClipRefSchema = z.strictObject({
+export const ClipRefSchema = z.strictObject({
   bucket: z.string().check(z.minLength(1)),
   key: z.string().check(z.minLength(1)),
   etag: z.string().check(z.minLength(1)),
@@ -60,41 +16,69 @@ const ClipRefSchema = z.strictObject({
   size: z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER)),
   versionId: z.optional(z.string()),
 });
+export type ClipRef = z.infer<typeof ClipRefSchema>;
 
+/** The version of the block message this relay writes; version 1 (ticket fields at the top) is still read. */
+export const BLOCK_MESSAGE_VERSION = 2;
+
+/**
+ * One block to PUT: the clip, its ticket as the splitter read it, and the block's byte range.
+ * Carries everything but the token, which the fan-out fetches by the ticket's tokenRef.
+ */
 const BlockMessageSchema = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(BLOCK_MESSAGE_VERSION),
   clip: ClipRefSchema,
-  uploadUri: z.string().check(z.minLength(1)),
-  uploadId: z.string().check(z.minLength(1)),
-  expectedBlocks: z.optional(uint),
-  gameClipId: z.optional(z.string()),
-  tokenRef: z.optional(z.string()),
+  ticket: TicketSchema,
   blockSize: uint,
   blockNum: z.optional(uint),
   start: uint,
   end: uint,
+  /** When the clip's ObjectCreated event happened (ISO 8601). */
   droppedAt: z.string(),
+  /** When the splitter planned this block; a redrive plans again, later than any receipt it follows. */
   plannedAt: z.string(),
 });
+export type BlockMessage = z.infer<typeof BlockMessageSchema>;
 
-const OutcomeMessageSchema = z.strictObject({
+// Version 1 had the ticket's fields at the top level; messages of it may still be queued after a deploy.
+const BlockMessageV1Schema = z.strictObject({
+  ...z.omit(BlockMessageSchema, { v: true, ticket: true }).shape,
+  ...TicketSchema.shape,
   v: z.literal(1),
-  status: z.enum(['committed', 'failed', 'unconfirmed']),
-  clip: ClipRefSchema,
+});
+
+/** How a clip ended. */
+export const OutcomeStatusSchema = z.enum(['committed', 'failed', 'unconfirmed']);
+export type OutcomeStatus = z.infer<typeof OutcomeStatusSchema>;
+
+/**
+ * What an outcome and a receipt both record about how a clip ended, beside the clip and the
+ * status. The uploadUri is without query: outcomes and receipts never carry the uploadId.
+ */
+export const OutcomeDetailsShape = {
   uploadUri: z.optional(z.string()),
+  /** The upload session it is for: a hash of the uploadId, never the uploadId itself. */
   uploadIdHash: z.optional(z.string()),
   expectedBlocks: z.optional(uint),
   blockSize: z.optional(uint),
   gameClipId: z.optional(z.string()),
   blockNum: z.optional(uint),
   attempts: z.optional(uint),
-  reason: z.optional(z.strictObject({ code: z.string(), message: z.string() })),
-  answer: z.optional(
-    z.strictObject({ status: z.optional(z.number()), errorCode: z.optional(z.string()), errorMessage: z.optional(z.string()) }),
-  ),
+  reason: z.optional(FailureReasonSchema),
+  answer: z.optional(AnswerSummarySchema),
   droppedAt: z.optional(z.string()),
+};
+
+/** How a clip ended, sent to the finalizer, which turns it into the clip's receipt. */
+const OutcomeMessageSchema = z.strictObject({
+  v: z.literal(1),
+  status: OutcomeStatusSchema,
+  clip: ClipRefSchema,
+  ...OutcomeDetailsShape,
+  /** When the outcome happened (the fan-out's or splitter's clock). */
   at: z.string(),
 });
+export type OutcomeMessage = z.infer<typeof OutcomeMessageSchema>;
 
 function parseJson(body: string): unknown {
   try {
@@ -104,12 +88,27 @@ function parseJson(body: string): unknown {
   }
 }
 
+/** A version-1 block message lifted to the current version: its ticket's fields nested. */
+function liftV1(value: unknown): BlockMessage {
+  const v1 = parseWith(BlockMessageV1Schema, value, (m) => new MessageError(`block message (version 1): ${m}`));
+  const isTicketField = ([field]: [string, unknown]) => field in TicketSchema.shape;
+  const lifted = {
+    ...Object.fromEntries(Object.entries(v1).filter((entry) => !isTicketField(entry))),
+    v: BLOCK_MESSAGE_VERSION,
+    ticket: Object.fromEntries(Object.entries(v1).filter(isTicketField)),
+  };
+  return parseWith(BlockMessageSchema, lifted, (m) => new MessageError(`block message (version 1): ${m}`));
+}
+
 /**
- * Parses a blocks-queue message body.
- * @throws MessageError when it is not JSON or not a version-1 block message with a sane range
+ * Parses a blocks-queue message body (version 2, or version 1 lifted to it).
+ * @throws MessageError when it is not JSON, not a block message of a known version, or its range is not inside the clip
  */
 export function parseBlockMessage(body: string): BlockMessage {
-  const message = parseWith(BlockMessageSchema, parseJson(body), (m) => new MessageError(`block message: ${m}`)) as BlockMessage;
+  const value = parseJson(body);
+  const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  const message =
+    version === 1 ? liftV1(value) : parseWith(BlockMessageSchema, value, (m) => new MessageError(`block message (version ${BLOCK_MESSAGE_VERSION}): ${m}`));
   if (message.start >= message.end || message.end > message.clip.size) {
     throw new MessageError(`block message: range [${message.start}, ${message.end}) is outside the ${message.clip.size}-byte clip`);
   }
@@ -121,12 +120,15 @@ export function parseBlockMessage(body: string): BlockMessage {
  * block message that cannot be acted on still ends its clip with a failed receipt.
  */
 export function salvageClipRef(body: string): ClipRef | undefined {
+  let value: unknown;
   try {
-    const result = ClipRefSchema.safeParse((JSON.parse(body) as { clip?: unknown } | null)?.clip);
-    return result.success ? (result.data as ClipRef) : undefined;
+    value = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const clip = typeof value === 'object' && value !== null ? (value as { clip?: unknown }).clip : undefined;
+  const result = ClipRefSchema.safeParse(clip);
+  return result.success ? result.data : undefined;
 }
 
 /**
@@ -134,5 +136,5 @@ export function salvageClipRef(body: string): ClipRef | undefined {
  * @throws MessageError when it is not JSON or not a version-1 outcome message
  */
 export function parseOutcomeMessage(body: string): OutcomeMessage {
-  return parseWith(OutcomeMessageSchema, parseJson(body), (m) => new MessageError(`outcome message: ${m}`)) as OutcomeMessage;
+  return parseWith(OutcomeMessageSchema, parseJson(body), (m) => new MessageError(`outcome message: ${m}`));
 }

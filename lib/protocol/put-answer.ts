@@ -1,3 +1,5 @@
+import * as z from 'zod/mini';
+
 /** What one PUT got: a response from the service, or a transport failure with no answer. */
 export type PutAnswer =
   | {
@@ -11,13 +13,13 @@ export type PutAnswer =
     }
   | { kind: 'transport'; code: string; message: string };
 
-/** The part of an answer a receipt keeps. */
-/** The transfer service's answer as outcomes and receipts record it. */
-export interface AnswerSummary {
-  status?: number;
-  errorCode?: string;
-  errorMessage?: string;
-}
+/** The transfer service's answer as outcomes and receipts record it: the part of an answer a receipt keeps. */
+export const AnswerSummarySchema = z.strictObject({
+  status: z.optional(z.number()),
+  errorCode: z.optional(z.string()),
+  errorMessage: z.optional(z.string()),
+});
+export type AnswerSummary = z.infer<typeof AnswerSummarySchema>;
 
 export function answerSummary(answer: PutAnswer): AnswerSummary {
   if (answer.kind === 'transport') return { errorCode: answer.code, errorMessage: answer.message };

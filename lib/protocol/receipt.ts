@@ -1,39 +1,29 @@
-import type { OutcomeMessage } from './messages.ts';
-import type { FailureReason } from './errors.ts';
-import type { AnswerSummary } from './put-answer.ts';
+import * as z from 'zod/mini';
+import { FailureReasonSchema, ReceiptError } from './errors.ts';
+import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
+import { parseWith } from './schema.ts';
 
-/** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"). */
-export interface Receipt {
-  receiptVersion: 1;
-  status: OutcomeMessage['status'];
-  bucket: string;
-  key: string;
-  versionId?: string;
-  etag: string;
-  size: number;
-  expectedBlocks?: number;
-  blockSize?: number;
-  uploadUri?: string;
-  /** The upload session it is for (a hash of the uploadId, never the uploadId itself). */
-  uploadIdHash?: string;
-  gameClipId?: string;
-  blockNum?: number;
-  attempts?: number;
-  reason?: FailureReason;
-  answer?: AnswerSummary;
-  droppedAt?: string;
+/** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"): the clip's fields at the top, then the outcome's. */
+const ReceiptSchema = z.strictObject({
+  receiptVersion: z.literal(1),
+  status: OutcomeStatusSchema,
+  ...ClipRefSchema.shape,
+  ...OutcomeDetailsShape,
   /** When the outcome happened (the fan-out's or splitter's clock). */
-  decidedAt: string;
+  decidedAt: z.string(),
   /** Earlier terminal states this receipt replaced (a failed clip later committed by a redrive). */
-  supersedes?: Array<{ status: OutcomeMessage['status']; decidedAt: string; uploadIdHash?: string; reason?: FailureReason }>;
-}
+  supersedes: z.optional(
+    z.array(z.strictObject({ status: OutcomeStatusSchema, decidedAt: z.string(), uploadIdHash: z.optional(z.string()), reason: z.optional(FailureReasonSchema) })),
+  ),
+});
+export type Receipt = z.infer<typeof ReceiptSchema>;
 
 /**
  * True when `receipt` is about this upload: the same version of the clip (ETag) for the same
  * session. A retake (the same bytes dropped again for a new session) is a new upload. A receipt
  * or outcome written before sessions were recorded counts as the same session.
  */
-export function sameUpload(receipt: Pick<Receipt, 'etag' | 'uploadIdHash'>, upload: { etag: string; uploadIdHash?: string }): boolean {
+export function sameUpload(receipt: { etag: string; uploadIdHash?: string | undefined }, upload: { etag: string; uploadIdHash?: string | undefined }): boolean {
   if (receipt.etag !== upload.etag) return false;
   return receipt.uploadIdHash === undefined || upload.uploadIdHash === undefined || receipt.uploadIdHash === upload.uploadIdHash;
 }
@@ -43,29 +33,24 @@ export function receiptKey(receiptsPrefix: string, clipKey: string): string {
   return `${receiptsPrefix}${clipKey}.json`;
 }
 
+/**
+ * The one way to read a stored receipt.
+ * @throws ReceiptError when the body is not JSON or not a version-1 receipt, naming what is wrong
+ */
+export function parseReceipt(body: string): Receipt {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    throw new ReceiptError(`receipt is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return parseWith(ReceiptSchema, value, (message) => new ReceiptError(`receipt: ${message}`));
+}
+
 /** The receipt an outcome makes when nothing was recorded before. */
 export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
-  const { clip } = outcome;
-  return {
-    receiptVersion: 1,
-    status: outcome.status,
-    bucket: clip.bucket,
-    key: clip.key,
-    ...(clip.versionId !== undefined && { versionId: clip.versionId }),
-    etag: clip.etag,
-    size: clip.size,
-    ...(outcome.expectedBlocks !== undefined && { expectedBlocks: outcome.expectedBlocks }),
-    ...(outcome.blockSize !== undefined && { blockSize: outcome.blockSize }),
-    ...(outcome.uploadUri !== undefined && { uploadUri: outcome.uploadUri }),
-    ...(outcome.uploadIdHash !== undefined && { uploadIdHash: outcome.uploadIdHash }),
-    ...(outcome.gameClipId !== undefined && { gameClipId: outcome.gameClipId }),
-    ...(outcome.blockNum !== undefined && { blockNum: outcome.blockNum }),
-    ...(outcome.attempts !== undefined && { attempts: outcome.attempts }),
-    ...(outcome.reason !== undefined && { reason: outcome.reason }),
-    ...(outcome.answer !== undefined && { answer: outcome.answer }),
-    ...(outcome.droppedAt !== undefined && { droppedAt: outcome.droppedAt }),
-    decidedAt: outcome.at,
-  };
+  const { v: _v, status, clip, at, ...details } = outcome;
+  return { receiptVersion: 1, status, ...clip, ...details, decidedAt: at };
 }
 
 /**
@@ -78,8 +63,7 @@ export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
  */
 export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessage): Receipt | undefined {
   if (existing === undefined) return receiptFromOutcome(outcome);
-  const upload = { etag: outcome.clip.etag, ...(outcome.uploadIdHash !== undefined && { uploadIdHash: outcome.uploadIdHash }) };
-  if (!sameUpload(existing, upload)) {
+  if (!sameUpload(existing, { etag: outcome.clip.etag, uploadIdHash: outcome.uploadIdHash })) {
     // Another upload of the key: the newer one wins, by when it was dropped (its S3 event),
     // not by when its outcome happened; a late outcome of an old upload never does.
     const newer = existing.droppedAt !== undefined && outcome.droppedAt !== undefined ? outcome.droppedAt > existing.droppedAt : outcome.at > existing.decidedAt;
@@ -92,17 +76,9 @@ export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessa
 
 /** The outcome's receipt, recording the receipt it replaces. */
 function superseding(existing: Receipt, outcome: OutcomeMessage): Receipt {
-  const { supersedes = [], ...previous } = existing;
+  const { supersedes = [], status, decidedAt, uploadIdHash, reason } = existing;
   return {
     ...receiptFromOutcome(outcome),
-    supersedes: [
-      ...supersedes,
-      {
-        status: previous.status,
-        decidedAt: previous.decidedAt,
-        ...(previous.uploadIdHash !== undefined && { uploadIdHash: previous.uploadIdHash }),
-        ...(previous.reason !== undefined && { reason: previous.reason }),
-      },
-    ],
+    supersedes: [...supersedes, { status, decidedAt, ...(uploadIdHash !== undefined && { uploadIdHash }), ...(reason !== undefined && { reason }) }],
   };
 }

@@ -1,28 +1,41 @@
-import { TicketError } from './errors.ts';
-import { MAX_CLIP_BYTES } from './block-plan.ts';
 import * as z from 'zod/mini';
+import { TicketError } from './errors.ts';
+import { MAX_EXPECTED_BLOCKS } from './limits.ts';
 import { parseWith } from './schema.ts';
 
-/** Where a clip goes: the upload session's coordinates, carried as S3 user metadata. */
-export interface Ticket {
-  uploadUri: string;
-  uploadId: string;
-  expectedBlocks?: number;
-  gameClipId?: string;
-  tokenRef?: string;
-}
-
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const uploadUri = z.string().check(z.minLength(1), z.maxLength(2048), z.regex(NO_CONTROL, 'control characters are not allowed'));
+const uploadId = z.string().check(z.minLength(1), z.maxLength(1024), z.regex(NO_CONTROL, 'control characters are not allowed'));
+const name = (field: string) => z.string().check(z.regex(/^[\w.-]{1,128}$/, `${field} must be 1-128 letters, digits, ".", "_" or "-"`));
 
-// Metadata keys as S3 returns them (lower-case, without x-amz-meta-).
-const TicketSchema = z.object({
-  'upload-uri': z.string().check(z.minLength(1), z.maxLength(2048), z.regex(NO_CONTROL, 'control characters are not allowed')),
-  'upload-id': z.string().check(z.minLength(1), z.maxLength(1024), z.regex(NO_CONTROL, 'control characters are not allowed')),
+/** Where a clip goes: the upload session's coordinates, as the splitter read them from the clip. */
+export const TicketSchema = z.strictObject({
+  uploadUri,
+  uploadId,
+  expectedBlocks: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_EXPECTED_BLOCKS))),
+  gameClipId: z.optional(name('game-clip-id')),
+  tokenRef: z.optional(name('token-ref')),
+});
+export type Ticket = z.infer<typeof TicketSchema>;
+
+/** Each ticket field's S3 user metadata key (lower-case, without x-amz-meta-, as S3 returns them). */
+const METADATA_KEYS = {
+  uploadUri: 'upload-uri',
+  uploadId: 'upload-id',
+  expectedBlocks: 'expected-blocks',
+  gameClipId: 'game-clip-id',
+  tokenRef: 'token-ref',
+} as const satisfies Record<keyof Ticket, string>;
+
+// The metadata as text, checked first so that each problem names the key a capture pipeline set.
+const TicketMetadataSchema = z.object({
+  'upload-uri': uploadUri,
+  'upload-id': uploadId,
   'expected-blocks': z.optional(
-    z.string().check(z.regex(/^[1-9]\d{0,9}$/, 'expected-blocks must be a whole number from 1 to 4294967295')),
+    z.string().check(z.regex(/^[1-9]\d{0,9}$/, `expected-blocks must be a whole number from 1 to ${MAX_EXPECTED_BLOCKS}`)),
   ),
-  'game-clip-id': z.optional(z.string().check(z.regex(/^[\w.-]{1,128}$/, 'game-clip-id must be 1-128 letters, digits, ".", "_" or "-"'))),
-  'token-ref': z.optional(z.string().check(z.regex(/^[\w.-]{1,128}$/, 'token-ref must be 1-128 letters, digits, ".", "_" or "-"'))),
+  'game-clip-id': z.optional(name('game-clip-id')),
+  'token-ref': z.optional(name('token-ref')),
 });
 
 /**
@@ -30,27 +43,25 @@ const TicketSchema = z.object({
  * @throws TicketError naming each missing or malformed field
  */
 export function parseTicket(metadata: Record<string, string> | undefined): Ticket {
-  const fields = parseWith(TicketSchema, metadata ?? {}, (message) => new TicketError(`ticket: ${message}`));
+  const fields = parseWith(TicketMetadataSchema, metadata ?? {}, (message) => new TicketError(`ticket: ${message}`));
   const expectedBlocks = fields['expected-blocks'] === undefined ? undefined : Number(fields['expected-blocks']);
-  if (expectedBlocks !== undefined && expectedBlocks > MAX_CLIP_BYTES) {
-    throw new TicketError(`ticket: expected-blocks ${expectedBlocks} is over 4294967295`);
+  if (expectedBlocks !== undefined && expectedBlocks > MAX_EXPECTED_BLOCKS) {
+    throw new TicketError(`ticket: expected-blocks ${expectedBlocks} is over ${MAX_EXPECTED_BLOCKS}`);
   }
-  return {
-    uploadUri: fields['upload-uri'],
-    uploadId: fields['upload-id'],
-    ...(expectedBlocks !== undefined && { expectedBlocks }),
-    ...(fields['game-clip-id'] !== undefined && { gameClipId: fields['game-clip-id'] }),
-    ...(fields['token-ref'] !== undefined && { tokenRef: fields['token-ref'] }),
-  };
+  const ticket: Record<string, unknown> = {};
+  for (const [field, key] of Object.entries(METADATA_KEYS)) {
+    const value = fields[key];
+    if (value !== undefined) ticket[field] = field === 'expectedBlocks' ? expectedBlocks : value;
+  }
+  return parseWith(TicketSchema, ticket, (message) => new TicketError(`ticket: ${message}`));
 }
 
 /** The S3 user metadata that carries `ticket`: what a capture pipeline attaches to a clip. */
 export function ticketMetadata(ticket: Ticket): Record<string, string> {
-  return {
-    'upload-uri': ticket.uploadUri,
-    'upload-id': ticket.uploadId,
-    ...(ticket.expectedBlocks !== undefined && { 'expected-blocks': String(ticket.expectedBlocks) }),
-    ...(ticket.gameClipId !== undefined && { 'game-clip-id': ticket.gameClipId }),
-    ...(ticket.tokenRef !== undefined && { 'token-ref': ticket.tokenRef }),
-  };
+  const metadata: Record<string, string> = {};
+  for (const [field, key] of Object.entries(METADATA_KEYS)) {
+    const value = ticket[field as keyof Ticket];
+    if (value !== undefined) metadata[key] = String(value);
+  }
+  return metadata;
 }

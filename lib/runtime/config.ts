@@ -1,6 +1,7 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
+import { MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
 
@@ -21,7 +22,7 @@ const ConfigSchema = z.strictObject({
   PUT_TIMEOUT_MS: positiveInt(30_000, 900_000),
   MAX_ATTEMPTS: positiveInt(8, 1000),
   BACKOFF_BASE_MS: positiveInt(2_000),
-  BACKOFF_CAP_MS: positiveInt(900_000, 43_200_000),
+  BACKOFF_CAP_MS: positiveInt(900_000, MAX_REDELIVERY_DELAY_MS),
   TOKEN_SOURCE: z._default(z.enum(['ssm', 'secretsmanager']), 'ssm'),
   TOKEN_PREFIX: z._default(z.string().check(z.regex(/^\/?[\w./-]*\/$/, 'a token prefix ends with "/"')), '/clip-relay/tokens/'),
   DEFAULT_TOKEN_REF: z._default(z.string().check(z.regex(/^[\w.-]{1,128}$/)), 'default'),

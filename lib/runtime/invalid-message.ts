@@ -1,5 +1,5 @@
 import type { RelayQueues } from '../aws/queues.ts';
-import { describeError, MessageError } from '../protocol/errors.ts';
+import { failureReason, MessageError } from '../protocol/errors.ts';
 import type { RelayLogger } from './log.ts';
 import { salvageClipRef } from '../protocol/messages.ts';
 
@@ -15,7 +15,7 @@ export async function settleInvalidMessage(
   deps: { queues: Pick<RelayQueues, 'sendOutcome'>; logger: RelayLogger; now?: () => Date },
 ): Promise<'dropped' | 'failed'> {
   if (!(error instanceof MessageError)) throw error;
-  const reason = describeError(error);
+  const reason = failureReason(error);
   const clip = salvageClipRef(record.body);
   deps.logger.error('block message dropped', { messageId: record.messageId, reason, key: clip?.key });
   if (clip === undefined) return 'dropped';

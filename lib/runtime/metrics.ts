@@ -20,7 +20,9 @@ export type MetricName =
   | 'ClipsFailed'
   | 'ClipsUnconfirmed'
   | 'DropToReceipt'
-  | 'StuckClips';
+  | 'StuckClips'
+  /** A stored receipt that was no receipt (not JSON, or not the schema), replaced by the finalizer. */
+  | 'CorruptReceipts';
 
 /** Metrics that go nowhere, for callers that do not care. */
 export const noMetrics: RelayMetrics = { addMetric() {} };

@@ -1,14 +1,16 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayQueues } from '../aws/queues.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { clipId, uploadIdHash } from '../protocol/correlation.ts';
-import { ClipRelayError, describeError } from '../protocol/errors.ts';
+import { clipId } from '../protocol/correlation.ts';
+import { ClipRelayError, describeError, type FailureCode } from '../protocol/errors.ts';
+import { classifyFailure } from '../protocol/classify.ts';
+import { ticketDetails } from '../protocol/block-outcome.ts';
 import type { RelayLogger } from '../runtime/log.ts';
-import type { BlockMessage, ClipRef } from '../protocol/messages.ts';
+import { BLOCK_MESSAGE_VERSION, type BlockMessage, type ClipRef } from '../protocol/messages.ts';
 import { planBlocks } from '../protocol/block-plan.ts';
 import type { ClipEvent } from '../protocol/s3-event.ts';
 import { parseTicket, type Ticket } from '../protocol/ticket.ts';
-import { checkUploadTarget, displayUri } from '../protocol/upload-target.ts';
+import { checkUploadTarget } from '../protocol/upload-target.ts';
 
 /** What the splitter needs; the local stack passes local ones. */
 export interface SplitterDeps {
@@ -22,7 +24,7 @@ export interface SplitterDeps {
 /** What became of one ObjectCreated record. */
 export type SplitResult =
   | { kind: 'enqueued'; blocks: number }
-  | { kind: 'rejected'; code: string; message: string }
+  | { kind: 'rejected'; code: FailureCode; message: string }
   | { kind: 'ignored'; why: string };
 
 /**
@@ -55,38 +57,25 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
     checkUploadTarget(ticket.uploadUri, deps.config.allowedHosts);
     const plannedAt = at();
     const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, ...(ticket.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }) });
+    const blockTicket = ticket;
     const messages = plan.blocks.map(
-      (block): BlockMessage => ({
-        v: 1,
-        clip,
-        uploadUri: ticket!.uploadUri,
-        uploadId: ticket!.uploadId,
-        ...(ticket!.expectedBlocks !== undefined && { expectedBlocks: ticket!.expectedBlocks }),
-        ...(ticket!.gameClipId !== undefined && { gameClipId: ticket!.gameClipId }),
-        ...(ticket!.tokenRef !== undefined && { tokenRef: ticket!.tokenRef }),
-        blockSize: plan.blockSize,
-        ...(block.blockNum !== undefined && { blockNum: block.blockNum }),
-        start: block.start,
-        end: block.end,
-        droppedAt: clipEvent.eventTime,
-        plannedAt,
-      }),
+      (block): BlockMessage => ({ v: BLOCK_MESSAGE_VERSION, clip, ticket: blockTicket, blockSize: plan.blockSize, ...block, droppedAt: clipEvent.eventTime, plannedAt }),
     );
     await deps.queues.sendBlocks(messages);
     deps.logger.info('clip planned', { clipId: clipId(bucket, key), bucket, key, blocks: messages.length, blockSize: plan.blockSize, size: head.size });
     return { kind: 'enqueued', blocks: messages.length };
   } catch (error) {
-    // Only the relay's own refusals end the clip; anything else (S3/SQS trouble) is retried by Lambda.
-    if (!(error instanceof ClipRelayError) || error.code === 'RETRY_LATER') throw error;
-    const reason = describeError(error);
+    // One failure policy: only the relay's own refusals end the clip; S3/SQS trouble is retried by Lambda.
+    const failure = classifyFailure(error);
+    if (failure.kind === 'superseded') return { kind: 'ignored', why: describeError(error).message };
+    if (failure.kind === 'retry') throw error;
+    const { reason } = failure;
     deps.logger.error('clip rejected', { clipId: clipId(bucket, key), bucket, key, reason });
     await deps.queues.sendOutcome({
       v: 1,
       status: 'failed',
       clip,
-      ...(ticket !== undefined && { uploadUri: displayUri(ticket.uploadUri), uploadIdHash: uploadIdHash(ticket.uploadId) }),
-      ...(ticket?.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }),
-      ...(ticket?.gameClipId !== undefined && { gameClipId: ticket.gameClipId }),
+      ...(ticket !== undefined && ticketDetails(ticket)),
       reason,
       droppedAt: clipEvent.eventTime,
       at: at(),

@@ -5,7 +5,7 @@ import type { S3Event, S3EventRecord, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3ClipStore, type ClipStore } from '../../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../../lib/aws/queues.ts';
-import type { BlockMessage } from '../../lib/protocol/messages.ts';
+import { BLOCK_MESSAGE_VERSION, type BlockMessage } from '../../lib/protocol/messages.ts';
 import { oneBlockMessage } from '../helpers/block-message.ts';
 import { planBlocks } from '../../lib/protocol/block-plan.ts';
 import type { Receipt } from '../../lib/protocol/receipt.ts';
@@ -415,11 +415,9 @@ describe('Bad input through the real pipeline', () => {
       const now = new Date().toISOString();
       const messages = plan.blocks.map(
         (block): BlockMessage => ({
-          v: 1,
+          v: BLOCK_MESSAGE_VERSION,
           clip: { bucket: bucket(), key, etag, size },
-          uploadUri: session.uploadUri,
-          uploadId: session.uploadId,
-          expectedBlocks: 3,
+          ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks: 3 },
           blockSize: plan.blockSize,
           blockNum: block.blockNum!,
           start: block.start,
@@ -470,11 +468,11 @@ describe('Bad input through the real pipeline', () => {
     it.each<Unidentifiable>([
       ['not JSON', '{"v":1,"clip":', /^message body is not JSON$/],
       ['whitespace only', '   ', /^message body is not JSON$/],
-      ['a JSON array', '[1,2,3]', /^block message: /],
-      ['a JSON string', '"incoming/clip.mp4"', /^block message: /],
-      ['JSON null', 'null', /^block message: /],
-      ['a message with no clip', () => JSON.stringify({ ...baseMessage('x'), clip: undefined }), /^block message: .*clip/],
-      ['a clip whose size is a string', () => JSON.stringify({ ...baseMessage('incoming/size-string.mp4'), clip: { bucket: bucket(), key: 'incoming/size-string.mp4', etag: 'e', size: '10' } }), /^block message: .*size/],
+      ['a JSON array', '[1,2,3]', /^block message \(version 2\): /],
+      ['a JSON string', '"incoming/clip.mp4"', /^block message \(version 2\): /],
+      ['JSON null', 'null', /^block message \(version 2\): /],
+      ['a message with no clip', () => JSON.stringify({ ...baseMessage('x'), clip: undefined }), /^block message \(version 2\): .*clip/],
+      ['a clip whose size is a string', () => JSON.stringify({ ...baseMessage('incoming/size-string.mp4'), clip: { bucket: bucket(), key: 'incoming/size-string.mp4', etag: 'e', size: '10' } }), /^block message \(version 2\): .*size/],
     ])('Should drop a block message that names no clip (%s) at once, logging why', async (_name, body, problem) => {
       const { line } = await sendBadWithGood(typeof body === 'string' ? body : body(), droppedLine);
       expect(line).toMatchObject({ level: 'ERROR', reason: { code: 'MESSAGE_INVALID', message: expect.stringMatching(problem) } });
@@ -482,14 +480,18 @@ describe('Bad input through the real pipeline', () => {
 
     type Identifiable = [name: string, breakIt: (m: BlockMessage) => unknown, problem: RegExp];
     it.each<Identifiable>([
-      ['an unknown version (v: 2)', (m) => ({ ...m, v: 2 }), /\bv\b/],
+      ['an unknown version (v: 3)', (m) => ({ ...m, v: 3 }), /\bv\b/],
       ['no version', (m) => ({ ...m, v: undefined }), /\bv\b/],
-      ['a missing uploadId', (m) => ({ ...m, uploadId: undefined }), /uploadId/],
-      ['a missing uploadUri', (m) => ({ ...m, uploadUri: undefined }), /uploadUri/],
+      ['a missing uploadId', (m) => ({ ...m, ticket: { ...m.ticket, uploadId: undefined } }), /uploadId/],
+      ['a missing uploadUri', (m) => ({ ...m, ticket: { ...m.ticket, uploadUri: undefined } }), /uploadUri/],
+      ['no ticket', (m) => ({ ...m, ticket: undefined }), /ticket/],
+      ['a version-1 message missing its uploadId', ({ ticket, ...m }) => ({ ...m, ...ticket, v: 1, uploadId: undefined }), /version 1.*uploadId/],
       ['start as a string', (m) => ({ ...m, start: '0' }), /start/],
       ['a negative blockNum', (m) => ({ ...m, blockNum: -1 }), /blockNum/],
       ['a fractional end', (m) => ({ ...m, end: 9.5 }), /end/],
       ['an unknown field', (m) => ({ ...m, authorization: 'XBL3.0 x=1;t' }), /authorization/],
+      ['CR/LF in its uploadUri (header injection)', (m) => ({ ...m, ticket: { ...m.ticket, uploadUri: `${m.ticket.uploadUri}\r\nX-Injected: 1` } }), /control characters are not allowed;.*ticket\.uploadUri/],
+      ['a NUL byte in its uploadUri', (m) => ({ ...m, ticket: { ...m.ticket, uploadUri: `${m.ticket.uploadUri}\u0000.evil.example` } }), /control characters are not allowed;.*ticket\.uploadUri/],
       ['a range past the end of the object', (m) => ({ ...m, end: 20 }), /range \[0, 20\) is outside the 10-byte clip/],
       ['an empty range', (m) => ({ ...m, start: 5, end: 5 }), /range \[5, 5\) is outside the 10-byte clip/],
     ])('Should drop a block message with %s at once and fail its clip with a receipt naming the problem', async (name, breakIt, problem) => {
@@ -504,13 +506,12 @@ describe('Bad input through the real pipeline', () => {
     });
 
     it.each<[name: string, uploadUri: (emulatorUrl: string) => string, problem: RegExp]>([
-      ['CR/LF (header injection)', (url) => `${url}/clips/crlf\r\nX-Injected: 1`, /upload URI contains whitespace or control characters/],
-      ['a NUL byte', (url) => `${url}/clips/nul\u0000.evil.example`, /upload URI contains whitespace or control characters/],
+      ['a space', (url) => `${url}/clips/a b`, /upload URI contains whitespace or control characters/],
       ['a host outside the allowlist', () => 'https://evil.example/clips/forged', /host evil\.example is not in the allowlist/],
     ])('Should fail a block whose uploadUri has %s without a request, and settle it at once', async (_name, uploadUri, problem) => {
       const key = nextKey('forged-target');
       const requestsBefore = relay.emulator.requests.length;
-      const { cursor } = await sendBadWithGood(JSON.stringify({ ...baseMessage(key), uploadUri: uploadUri(relay.emulator.url) }), (l) => l.message === 'block failed' && l.key === key);
+      const { cursor } = await sendBadWithGood(JSON.stringify({ ...baseMessage(key), ticket: { ...baseMessage(key).ticket, uploadUri: uploadUri(relay.emulator.url) } }), (l) => l.message === 'block failed' && l.key === key);
       const receipt = await receiptOrDiagnosis(key, 5_000, cursor);
       expect(receipt).toMatchObject({ status: 'failed', key, attempts: 1, blockNum: 0, reason: { code: 'UPLOAD_TARGET_REFUSED' } });
       expect(receipt.reason?.message).toMatch(problem);
@@ -526,7 +527,7 @@ describe('Bad input through the real pipeline', () => {
       const bodies = [
         '{"v":1,"clip":',
         '[1,2,3]',
-        JSON.stringify({ ...baseMessage(nextKey('batch-v2')), v: 2 }),
+        JSON.stringify({ ...baseMessage(nextKey('batch-v3')), v: 3 }),
         JSON.stringify({ ...baseMessage(nextKey('batch-range')), end: 20 }),
         ...messages.map((m) => JSON.stringify(m)),
       ];
@@ -577,8 +578,8 @@ describe('Bad input through the real pipeline', () => {
 
     it('Should fail the clip named in a dead letter of an unknown version, with a receipt', async () => {
       const cursor = logCursor(relay.logs);
-      const key = nextKey('dead-letter-v2');
-      const sent = await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify({ ...baseMessage(key), v: 2 }) }));
+      const key = nextKey('dead-letter-v3');
+      const sent = await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify({ ...baseMessage(key), v: 3 }) }));
       await cursor.waitFor((l) => l.function === 'dead-letter' && l.messageId === sent.MessageId);
       await waitForDeleted(relay.stack, relay.stack.queues.blocksDlq, sent.MessageId!, 5_000);
       const receipt = await receiptOrDiagnosis(key, 3_000, cursor);

@@ -131,7 +131,7 @@ describe('Function: stuck-clips (scheduled)', () => {
     expect(relay.stack.metrics.totals.get('StuckClips')).toMatchObject({ sum: 2, count: 3 });
     const lines = logs.lines().filter((l) => l.function === 'stuck-clips');
     expect(lines.filter((l) => l.level === 'ERROR')).toMatchObject([
-      { message: 'receipt unreadable: clip judged as having none', key: stuckKey, receiptKey, bucket: relay.stack.bucket, problem: expect.stringMatching(/^not JSON: /) },
+      { message: 'receipt unreadable: clip judged as having none', key: stuckKey, receiptKey, bucket: relay.stack.bucket, problem: expect.stringMatching(/^receipt is not JSON: /) },
     ]);
     expect(lines.find((l) => l.message === 'stuck-clip check done')).toMatchObject({ unreadableReceipts: 1, stuck: 1 });
   });

@@ -813,7 +813,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     });
     expect(widgets).toEqual({
       Throughput: [custom('BlocksSent'), custom('BytesSent')],
-      'Outcomes (receipts)': [custom('ClipsCommitted'), custom('ClipsFailed'), custom('ClipsUnconfirmed'), custom('StuckClips')],
+      'Outcomes (receipts)': [custom('ClipsCommitted'), custom('ClipsFailed'), custom('ClipsUnconfirmed'), custom('StuckClips'), custom('CorruptReceipts')],
       'Block PUT latency (ms)': [custom('PutLatency', 'p50'), custom('PutLatency', 'p99')],
       'Drop to receipt (ms)': [custom('DropToReceipt', 'p50'), custom('DropToReceipt', 'p99')],
       'Queue depth (visible messages)': [

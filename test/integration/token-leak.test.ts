@@ -165,7 +165,7 @@ describe('Token leak: the full pipeline, failures and 401s included, leaves no t
     );
     const deadLetter = oneBlockMessage(relay.stack.bucket, 'incoming/token-leak/dead-lettered.mp4', `${relay.emulator.url}/clips/dead-lettered`, {
       clip: { bucket: relay.stack.bucket, key: 'incoming/token-leak/dead-lettered.mp4', etag: 'etag-dead-lettered', size: 10 },
-      uploadId: 'dead-lettered',
+      ticket: { uploadId: 'dead-lettered' },
     });
     await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: JSON.stringify(deadLetter) }));
 

@@ -3,7 +3,7 @@ import type { RelayQueues } from '../../../lib/aws/queues.ts';
 import { settleDeadLetterMessage } from '../../../lib/dead-letter/dead-letter.ts';
 import { MessageError } from '../../../lib/protocol/errors.ts';
 import type { LogFields, RelayLogger } from '../../../lib/runtime/log.ts';
-import { parseOutcomeMessage, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
+import { BLOCK_MESSAGE_VERSION, parseOutcomeMessage, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
 import { asSplitterFailureBody, parseSplitterFailure, splitFailedOutcomes } from '../../../lib/dead-letter/splitter-failure.ts';
 import { asyncFailureRecord } from '../../../local/event-source/async-failure-record.ts';
 import { LambdaTimeoutError } from '../../../local/event-source/invoke-with-timeout.ts';
@@ -166,10 +166,9 @@ describe('Function: settleDeadLetterMessage', () => {
   }
 
   const block: BlockMessage = {
-    v: 1,
+    v: BLOCK_MESSAGE_VERSION,
     clip: { bucket: 'clips', key: 'incoming/b.mp4', etag: 'e', size: 10 },
-    uploadUri: 'https://upload.xboxlive.com/clips/1?uploadId=x',
-    uploadId: 'x',
+    ticket: { uploadUri: 'https://upload.xboxlive.com/clips/1?uploadId=x', uploadId: 'x' },
     blockSize: 10,
     blockNum: 0,
     start: 0,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryDelayMs } from '../../../lib/protocol/backoff.ts';
+import { MAX_REDELIVERY_DELAY_MS } from '../../../lib/protocol/limits.ts';
 
 describe('Function: retryDelayMs', () => {
   it.each([
@@ -12,8 +13,8 @@ describe('Function: retryDelayMs', () => {
     expect(retryDelayMs({ receiveCount, baseMs: 2000, capMs: 60_000, random: () => random })).toBe(ms);
   });
 
-  it('Should take the service Retry-After over the jitter, capped at 12 h', () => {
+  it('Should take the service Retry-After over the jitter, capped at the longest redelivery delay (11 h 45 min)', () => {
     expect(retryDelayMs({ receiveCount: 1, baseMs: 2000, capMs: 60_000, retryAfterMs: 90_000, random: () => 0 })).toBe(90_000);
-    expect(retryDelayMs({ receiveCount: 1, baseMs: 2000, capMs: 60_000, retryAfterMs: 10 ** 9 })).toBe(43_200_000);
+    expect(retryDelayMs({ receiveCount: 1, baseMs: 2000, capMs: 60_000, retryAfterMs: 10 ** 9 })).toBe(MAX_REDELIVERY_DELAY_MS);
   });
 });

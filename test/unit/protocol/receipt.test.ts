@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
-import { nextReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
+import { ReceiptError } from '../../../lib/protocol/errors.ts';
+import { nextReceipt, parseReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
 
 const outcome = (status: OutcomeMessage['status'], at: string, extra: Partial<OutcomeMessage> = {}): OutcomeMessage => ({
   v: 1,
@@ -38,11 +39,11 @@ describe('Function: nextReceipt', () => {
   });
 
   it.each(['failed', 'unconfirmed'] as const)('Should upgrade a %s receipt to committed and keep what it replaced', (before) => {
-    const existing = receiptFromOutcome(outcome(before, '2026-01-01T00:00:00Z', { reason: { code: 'X', message: 'y' } }));
+    const existing = receiptFromOutcome(outcome(before, '2026-01-01T00:00:00Z', { reason: { code: 'SERVICE_REJECTED', message: 'y' } }));
     const next = nextReceipt(existing, outcome('committed', '2026-01-01T00:05:00Z'));
     expect(next?.status).toBe('committed');
     expect(next?.reason).toBeUndefined();
-    expect(next?.supersedes).toStrictEqual([{ status: before, decidedAt: '2026-01-01T00:00:00Z', reason: { code: 'X', message: 'y' } }]);
+    expect(next?.supersedes).toStrictEqual([{ status: before, decidedAt: '2026-01-01T00:00:00Z', reason: { code: 'SERVICE_REJECTED', message: 'y' } }]);
   });
 
   it('Should let a later outcome of a new version of the key replace the receipt, and not an older one', () => {
@@ -72,6 +73,33 @@ describe('Function: nextReceipt across versions of a key', () => {
 describe('Function: receiptKey', () => {
   it('Should put receipts under their own prefix', () => {
     expect(receiptKey('receipts/', 'incoming/my clip ü.mp4')).toBe('receipts/incoming/my clip ü.mp4.json');
+  });
+});
+
+describe('Function: parseReceipt', () => {
+  const written = nextReceipt(
+    receiptFromOutcome(outcome('failed', '2026-01-01T00:00:00Z', { reason: { code: 'RETRIES_EXHAUSTED', message: 'gave up' }, attempts: 8, droppedAt: '2025-12-31T23:59:00Z' })),
+    outcome('committed', '2026-01-01T00:05:00Z', { answer: { status: 201 } }),
+  );
+
+  it('Should read back every receipt the rules write, field for field', () => {
+    expect(written).toBeDefined();
+    expect(parseReceipt(`${JSON.stringify(written, null, 2)}\n`)).toStrictEqual(written);
+  });
+
+  it.each<[name: string, body: string, problem: RegExp]>([
+    ['truncated JSON', '{"receiptVersion":1,"status":"commi', /^receipt is not JSON: /],
+    ['JSON null', 'null', /^receipt: .*expected object/],
+    ['a JSON array', '[1,2]', /^receipt: .*expected object/],
+    ['no etag', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), etag: undefined }), /etag/],
+    ['an unknown status', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), status: 'done' }), /status/],
+    ['an unknown version', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), receiptVersion: 2 }), /receiptVersion/],
+    ['an unknown reason code', JSON.stringify({ ...receiptFromOutcome(outcome('failed', 'now')), reason: { code: 'OOPS', message: 'x' } }), /reason\.code/],
+    ['an unknown field', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), uploadId: 'secret' }), /uploadId/],
+  ])('Should refuse %s with a ReceiptError naming the problem', (_name, body, problem) => {
+    const act = () => parseReceipt(body);
+    expect(act).toThrow(ReceiptError);
+    expect(act).toThrow(problem);
   });
 });
 

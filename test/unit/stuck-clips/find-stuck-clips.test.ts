@@ -40,7 +40,7 @@ function fakeS3(objects: FakeObject[]) {
 }
 
 /** A ClipStore that only reads receipts (a string is a raw body), and counts the reads. */
-function fakeReceipts(receipts: Record<string, Partial<Receipt> | string>) {
+function fakeReceipts(receipts: Record<string, Receipt | string>) {
   const reads: string[] = [];
   const store: Pick<ClipStore, 'read'> = {
     async read(bucket, key) {
@@ -61,7 +61,7 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-const receipt = (key: string, status: Receipt['status'], etag = 'e'): Partial<Receipt> => ({ receiptVersion: 1, status, key, etag, decidedAt: NOW.toISOString() });
+const receipt = (key: string, status: Receipt['status'], etag = 'e'): Receipt => ({ receiptVersion: 1, status, bucket: BUCKET, key, etag, size: 10, decidedAt: NOW.toISOString() });
 
 describe('Function: findStuckClips', () => {
   it('Should count every state of the clips old enough to be stuck over all pages, and log the first 100 stuck clips then how many more', async () => {
@@ -168,12 +168,12 @@ describe('Function: findStuckClips', () => {
       {
         level: 'ERROR',
         message: 'receipt unreadable: clip judged as having none',
-        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/corrupt.bin', receiptKey: 'receipts/incoming/corrupt.bin.json', problem: expect.stringMatching(/^not JSON: /) },
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/corrupt.bin', receiptKey: 'receipts/incoming/corrupt.bin.json', problem: expect.stringMatching(/^receipt is not JSON: /) },
       },
       {
         level: 'ERROR',
         message: 'receipt unreadable: clip judged as having none',
-        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/null.bin', receiptKey: 'receipts/incoming/null.bin.json', problem: 'not a JSON object: null' },
+        fields: { clipId: expect.any(String), bucket: BUCKET, key: 'incoming/null.bin', receiptKey: 'receipts/incoming/null.bin.json', problem: expect.stringMatching(/^receipt: .*expected object, received null/) },
       },
     ]);
     expect(lines.find((l) => l.message === 'stuck-clip check done')?.fields).toMatchObject({ unreadableReceipts: 2, stuck: 3 });
@@ -188,7 +188,7 @@ describe('Function: readReceipts', () => {
     });
     await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin'])).resolves.toStrictEqual(new Map([['incoming/a.bin', receipt('incoming/a.bin', 'committed')]]));
     await expect(readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin'])).rejects.toThrow(
-      `receipt s3://${BUCKET}/receipts/incoming/b.bin.json is unreadable: not JSON: `,
+      `receipt s3://${BUCKET}/receipts/incoming/b.bin.json is unreadable: receipt is not JSON: `,
     );
   });
 
@@ -200,6 +200,6 @@ describe('Function: readReceipts', () => {
     const unreadable: unknown[] = [];
     const receipts = await readReceipts(clips, BUCKET, 'receipts/', ['incoming/a.bin', 'incoming/b.bin', 'incoming/c.bin'], { onUnreadable: (u) => unreadable.push(u) });
     expect([...receipts.keys()]).toEqual(['incoming/a.bin']);
-    expect(unreadable).toStrictEqual([{ key: 'incoming/b.bin', receiptKey: 'receipts/incoming/b.bin.json', problem: 'not a JSON object: an array' }]);
+    expect(unreadable).toStrictEqual([{ key: 'incoming/b.bin', receiptKey: 'receipts/incoming/b.bin.json', problem: expect.stringMatching(/^receipt: .*expected object, received array/) }]);
   });
 });
