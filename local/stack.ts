@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { releaseInFlight } from './release-in-flight.ts';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
@@ -67,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const settings = loadSettings();
   options.adjustSettings?.(settings);
   const bucket = options.bucket ?? 'clip-relay-local';
+  if (options.releaseInFlight === true && options.dataDir !== undefined) releaseInFlight(options.dataDir);
   const fauxqs = await startFauxqs({
     port: options.port ?? 0,
     logger: false,
@@ -84,7 +86,6 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
 
   const queues = createLocalQueues(fauxqs, settings);
   const config = localRelayConfig(queues, settings, options.env);
-  if (options.releaseInFlight === true) await releaseInFlight(fauxqs, sqs, Object.values(queues));
   const functions = await startLocalFunctions({
     s3,
     sqs,
@@ -168,22 +169,6 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
       await fauxqs.stop();
     },
   };
-}
-
-/**
- * Makes every in-flight message of `queues` visible again. Only for a stack that knows it is the
- * sole consumer: no invocation holds those messages any more, they were cut off by a crash.
- * Blocks backing off are released too; a hold after a 429 still stops them (it lives in S3).
- */
-async function releaseInFlight(fauxqs: Awaited<ReturnType<typeof startFauxqs>>, sqs: SQSClient, queues: readonly LocalQueue[]): Promise<number> {
-  let released = 0;
-  for (const queue of queues) {
-    for (const { receiptHandle } of fauxqs.inspectQueue(queue.name)?.messages.inflight ?? []) {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue.url, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }));
-      released += 1;
-    }
-  }
-  return released;
 }
 
 /** A running local stack. */

@@ -190,7 +190,8 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
       deps.clipBackoff?.set(id, now() + delayMs);
       const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.ticket.uploadId), now(), delayMs);
-      if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: new Date(hold.since).toISOString(), heldUntil: new Date(hold.until).toISOString() });
+      // recordedAt: from then on every invocation's check before a PUT sees the hold.
+      if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: hold.since, heldUntil: hold.until, recordedAt: Date.now() });
     }
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);

@@ -65,8 +65,10 @@ export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessa
   if (existing === undefined) return receiptFromOutcome(outcome);
   if (!sameUpload(existing, { etag: outcome.clip.etag, uploadIdHash: outcome.uploadIdHash })) {
     // Another upload of the key: the newer one wins, by when it was dropped (its S3 event),
-    // not by when its outcome happened; a late outcome of an old upload never does.
-    const newer = existing.droppedAt !== undefined && outcome.droppedAt !== undefined ? outcome.droppedAt > existing.droppedAt : outcome.at > existing.decidedAt;
+    // not by when its outcome happened; a late outcome of an old upload never does. Two drops
+    // in the same instant (a retake seconds after, as S3 times objects) go by the outcome's time.
+    const dropped = existing.droppedAt !== undefined && outcome.droppedAt !== undefined && outcome.droppedAt !== existing.droppedAt;
+    const newer = dropped ? outcome.droppedAt! > existing.droppedAt! : outcome.at > existing.decidedAt;
     if (!newer) return undefined;
     return existing.etag === outcome.clip.etag ? superseding(existing, outcome) : receiptFromOutcome(outcome);
   }

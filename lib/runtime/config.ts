@@ -30,6 +30,8 @@ const ConfigSchema = z.strictObject({
   // leave them unset. At most 14 days: the queues' retention, after which nothing is in flight.
   BUCKET: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name (3-63 of a-z, 0-9, ".", "-")'))),
   STUCK_AFTER_SECONDS: positiveInt(3600, 1_209_600),
+  // The deployment stage: a dimension of every custom metric, so the alarms of one stage never see another's.
+  STAGE: z.optional(z.string().check(z.regex(/^[\w-]{1,64}$/, 'a stage is 1-64 letters, digits, "_" or "-"'))),
 });
 
 /** The relay's settings, read once at cold start. */
@@ -54,6 +56,8 @@ export interface RelayConfig {
   bucket?: string;
   /** A clip without a receipt this long after it was dropped is stuck. */
   stuckAfterSeconds: number;
+  /** The deployment stage, a dimension of every custom metric (serverless.yml sets it). */
+  stage?: string;
 }
 
 /**
@@ -89,6 +93,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     defaultTokenRef: c.DEFAULT_TOKEN_REF,
     ...(c.BUCKET !== undefined && { bucket: c.BUCKET }),
     stuckAfterSeconds: c.STUCK_AFTER_SECONDS,
+    ...(c.STAGE !== undefined && { stage: c.STAGE }),
   };
 }
 

@@ -299,7 +299,7 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
     ...common,
     Namespace: 'ClipRelay',
     MetricName: metric,
-    Dimensions: [{ Name: 'service', Value: 'clip-relay' }],
+    Dimensions: [{ Name: 'service', Value: 'clip-relay' }, { Name: 'stage', Value: o.stage }],
     Statistic: 'Sum',
     Threshold: 0,
   });
@@ -354,7 +354,8 @@ function emittedMetricNames(): string[] {
 interface DashboardMetric {
   namespace: string;
   metric: string;
-  dimension: [string, string];
+  /** Name, value, name, value… */
+  dimension: string[];
   stat: string;
 }
 
@@ -379,9 +380,10 @@ function dashboardMetrics(template: Template): Record<string, DashboardMetric[]>
     expect(w.type).toBe('metric');
     expect(w.properties.region).toBe('us-east-1');
     out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
-      expect(m).toHaveLength(5);
-      const [namespace, metric, dimName, dimValue, options] = m as [string, string, string, string, Props];
-      return { namespace, metric, dimension: [dimName, dimValue], stat: options.stat as string };
+      const [namespace, metric, ...rest] = m as [string, string, ...unknown[]];
+      const options = rest.pop() as Props;
+      expect(rest.length % 2, JSON.stringify(m)).toBe(0);
+      return { namespace, metric, dimension: rest as string[], stat: options.stat as string };
     });
   }
   return out;
@@ -451,6 +453,7 @@ const EXPECTED_ENV = {
   CLIP_RELAY_DEFAULT_TOKEN_REF: 'default',
   POWERTOOLS_SERVICE_NAME: 'clip-relay',
   POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
+  CLIP_RELAY_STAGE: 'dev',
 };
 
 /** What a function's environment adds to the shared one: the stuck-clips function's bucket and threshold. */
@@ -780,12 +783,15 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     }
   });
 
-  it('alarms on metric names the code emits, in the namespace and service it is configured with', () => {
+  it('alarms on metric names the code emits, in the namespace, service and stage it is configured with', () => {
     const emitted = emittedMetricNames();
     for (const [id, alarm] of resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm')) {
       if (alarm.Properties.Namespace !== EXPECTED_ENV.POWERTOOLS_METRICS_NAMESPACE) continue;
       expect(emitted, id).toContain(alarm.Properties.MetricName);
-      expect(alarm.Properties.Dimensions, id).toEqual([{ Name: 'service', Value: EXPECTED_ENV.POWERTOOLS_SERVICE_NAME }]);
+      expect(alarm.Properties.Dimensions, id).toEqual([
+        { Name: 'service', Value: EXPECTED_ENV.POWERTOOLS_SERVICE_NAME },
+        { Name: 'stage', Value: EXPECTED_ENV.CLIP_RELAY_STAGE },
+      ]);
     }
   });
 
@@ -796,7 +802,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     const custom = (metric: string, stat = 'Sum'): DashboardMetric => ({
       namespace: 'ClipRelay',
       metric,
-      dimension: ['service', 'clip-relay'],
+      dimension: ['service', 'clip-relay', 'stage', 'dev'],
       stat,
     });
     const visible = (queueId: string): DashboardMetric => ({
