@@ -54,7 +54,8 @@ describe('Hardening (issue 13)', () => {
       const current = await relay.stack.readReceipt(key);
       return current?.uploadIdHash === uploadIdHash(retake.uploadId) ? current : undefined;
     }, 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}; the retake's session got ${relay.emulator.stats(retake.uploadId).puts} PUTs`);
+      const receipts = parseLogLines(relay.logs).filter((line) => line.message.startsWith('receipt') || line.message.startsWith('block') || line.message.startsWith('clip'));
+      throw new Error(`${error.message}; the retake's session got ${relay.emulator.stats(retake.uploadId).puts} PUTs; ${JSON.stringify(receipts.map(({ message, status, outcome, blockNum, reason }) => ({ message, status, outcome, blockNum, reason })))}`);
     });
     expect(receipt).toMatchObject({ status: 'committed', etag: firstReceipt.etag, gameClipId: retake.gameClipId, supersedes: [{ status: 'committed', uploadIdHash: uploadIdHash(first.uploadId) }] });
     expect(relay.emulator.committed(retake.uploadId)?.equals(body)).toBe(true);
