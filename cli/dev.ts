@@ -10,7 +10,7 @@ import { UsageError } from './exit-codes.ts';
 /** What `clip-relay dev` is asked to run. */
 export interface DevOptions {
   port: number;
-  dataDir?: string;
+  dataDir?: string | undefined;
   emulator: boolean;
   emulatorPort: number;
   allowHosts: string[];

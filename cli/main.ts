@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+// The typed build of commander: each action's options are inferred from the options declared.
+import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import { ClipRelayError } from '../lib/protocol/errors.ts';
 import { loadSettings } from '../local/settings.ts';
 import type { ClipState } from '../lib/protocol/clip-status.ts';
@@ -23,7 +24,7 @@ function positiveInt(name: string) {
 const collect = (value: string, previous: string[]): string[] => [...previous, value.toLowerCase()];
 
 /** The `clip-relay` program. */
-export function buildProgram(): Command {
+export function buildProgram() {
   const program = new Command('clip-relay')
     .description('Relays game clips from S3 into Xbox Live, block by block: serverless in AWS, embedded on a laptop.')
     .showHelpAfterError()
@@ -46,7 +47,7 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'give up waiting for the receipt after this long', positiveInt('--timeout'), 3600)
     .addOption(new Option('--log-level <level>', 'log level of the three functions (JSON lines on stderr)').choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'))
     .option('--json', 'print the receipt as JSON on the last line of stdout')
-    .action(async (file: string, opts) => {
+    .action(async (file, opts) => {
       const result = await relayFile({
         file,
         ticket: {
@@ -96,7 +97,7 @@ export function buildProgram(): Command {
       await runDev(
         {
           port: opts.port,
-          ...(opts.dataDir !== undefined && { dataDir: opts.dataDir }),
+          dataDir: opts.dataDir,
           emulator: opts.emulator,
           emulatorPort: opts.emulatorPort ?? 0,
           allowHosts: opts.allowHost,
@@ -118,8 +119,8 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     const target = targetFrom(opts);
     try {
-      const all = await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter, ...(opts.prefix !== undefined && { prefix: opts.prefix }) });
-      const states = opts.state as ClipState[];
+      const all = await readStatuses(target, { stuckAfterSeconds: opts.stuckAfter, prefix: opts.prefix });
+      const states = opts.state;
       const shown = states.length === 0 ? all : all.filter((status) => states.includes(status.state));
       process.stdout.write(opts.json ? `${JSON.stringify(shown)}\n` : `${statusTable(shown)}\n`);
       process.exitCode = shown.some((status) => status.state === 'failed' || status.state === 'stuck') ? EXIT.failed : 0;
@@ -138,7 +139,7 @@ export function buildProgram(): Command {
       .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), STUCK_AFTER_SECONDS)
       .option('--dlq', "move the blocks DLQ's messages back to the blocks queue")
       .option('--max <n>', 'at most this many clips (and DLQ messages)', positiveInt('--max'), 100),
-  ).action(async (keys: string[], opts) => {
+  ).action(async (keys, opts) => {
     if (keys.length === 0 && !opts.failed && !opts.stuck && !opts.dlq) throw new UsageError('name clip keys, or use --failed, --stuck or --dlq');
     const target = targetFrom(opts);
     try {
@@ -164,13 +165,14 @@ export function buildProgram(): Command {
   return program;
 }
 
-function collectState(value: string, previous: string[]): string[] {
-  if (!(CLIP_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`--state is one of ${CLIP_STATES.join(', ')}`);
-  return [...previous, value];
+function collectState(value: string, previous: ClipState[]): ClipState[] {
+  const state = CLIP_STATES.find((known) => known === value);
+  if (state === undefined) throw new InvalidArgumentError(`--state is one of ${CLIP_STATES.join(', ')}`);
+  return [...previous, state];
 }
 
 /** Adds the options that say which relay a command talks to. */
-function withTarget(command: Command): Command {
+function withTarget<Args extends unknown[], Opts extends OptionValues>(command: Command<Args, Opts>) {
   return command
     .option('--endpoint <url>', 'a dev stack (clip-relay dev), e.g. http://127.0.0.1:4566')
     .option('--stage <stage>', 'a deployed stack (AWS credentials from the environment)')
@@ -180,12 +182,7 @@ function withTarget(command: Command): Command {
 
 function targetFrom(opts: TargetOptions) {
   try {
-    return resolveTarget({
-      ...(opts.endpoint !== undefined && { endpoint: opts.endpoint }),
-      ...(opts.stage !== undefined && { stage: opts.stage }),
-      ...(opts.region !== undefined && { region: opts.region }),
-      ...(opts.bucket !== undefined && { bucket: opts.bucket }),
-    });
+    return resolveTarget(opts);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -1,6 +1,7 @@
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { receiptKey } from '../lib/protocol/receipt.ts';
+import { parseBlockMessage, type BlockMessage } from '../lib/protocol/messages.ts';
 import type { Target } from './target.ts';
 
 /** What became of one clip's re-drive. */
@@ -58,16 +59,18 @@ export async function redriveClips(target: Target, keys: readonly string[], by: 
 
 /**
  * A dead letter planned anew: a block planned after the clip's failed receipt is sent again
- * (the fan-out skips blocks planned before a terminal receipt). A body that is not a block
- * message goes back as it is, for the fan-out to settle.
+ * (the fan-out skips blocks planned before a terminal receipt), as a message of the current
+ * version (a version-1 one is lifted). A body that is not a block message goes back as it is,
+ * for the fan-out to settle.
  */
-function replanned(body: string): string {
+export function replanned(body: string, now = new Date()): string {
+  let message: BlockMessage;
   try {
-    const message = JSON.parse(body) as Record<string, unknown>;
-    return typeof message === 'object' && message !== null && 'plannedAt' in message ? JSON.stringify({ ...message, plannedAt: new Date().toISOString() }) : body;
+    message = parseBlockMessage(body);
   } catch {
     return body;
   }
+  return JSON.stringify({ ...message, plannedAt: now.toISOString() });
 }
 
 /**

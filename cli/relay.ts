@@ -14,13 +14,13 @@ export interface RelayFileOptions {
   ticket: Ticket;
   /** Hosts allowed besides the default `*.xboxlive.com`. */
   allowHosts: string[];
-  serviceVersion?: string;
-  concurrency?: number;
-  putTimeoutMs?: number;
-  backoffBaseMs?: number;
-  backoffCapMs?: number;
+  serviceVersion?: string | undefined;
+  concurrency?: number | undefined;
+  putTimeoutMs?: number | undefined;
+  backoffBaseMs?: number | undefined;
+  backoffCapMs?: number | undefined;
   timeoutSeconds: number;
-  logLevel?: string;
+  logLevel?: string | undefined;
 }
 
 /** How the relay went. */
@@ -62,7 +62,7 @@ export async function relayFile(options: RelayFileOptions, stderr: NodeJS.WriteS
   let plannedBlocks: number | undefined;
   let blockSize = size;
   try {
-    const plan = planBlocks({ fileSize: size, maxBlockBytes: stack.config.maxBlockBytes, ...(options.ticket.expectedBlocks !== undefined && { expectedBlocks: options.ticket.expectedBlocks }) });
+    const plan = planBlocks({ fileSize: size, maxBlockBytes: stack.config.maxBlockBytes, expectedBlocks: options.ticket.expectedBlocks });
     plannedBlocks = plan.blocks.length;
     blockSize = plan.blockSize;
   } catch {

@@ -1,4 +1,4 @@
-import { listClips, readReceipts } from '../lib/aws/clip-listing.ts';
+import { readReceipts } from '../lib/aws/clip-listing.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import { clipStatuses, type ClipState, type ClipStatus } from '../lib/protocol/clip-status.ts';
 import type { Target } from './target.ts';
@@ -7,9 +7,10 @@ import type { Target } from './target.ts';
 export const CLIP_STATES: readonly ClipState[] = ['failed', 'stuck', 'unconfirmed', 'in-flight', 'committed'];
 
 /** The clips under the incoming prefix (and `prefix` within it) with their states. */
-export async function readStatuses(target: Target, options: { prefix?: string; stuckAfterSeconds: number; now?: Date }): Promise<ClipStatus[]> {
-  const listed = await listClips(target.s3, target.bucket, `${target.incomingPrefix}${options.prefix ?? ''}`);
-  const receipts = await readReceipts(s3ClipStore(target.s3), target.bucket, target.receiptsPrefix, listed.map((clip) => clip.key));
+export async function readStatuses(target: Target, options: { prefix?: string | undefined; stuckAfterSeconds: number; now?: Date }): Promise<ClipStatus[]> {
+  const clips = s3ClipStore(target.s3);
+  const listed = await clips.list(target.bucket, `${target.incomingPrefix}${options.prefix ?? ''}`);
+  const receipts = await readReceipts(clips, target.bucket, target.receiptsPrefix, listed.map((clip) => clip.key));
   return clipStatuses(listed, receipts, options.now ?? new Date(), options.stuckAfterSeconds);
 }
 

@@ -4,10 +4,10 @@ import { loadSettings } from '../local/settings.ts';
 
 /** Which relay a command talks to: a dev stack (`--endpoint`) or a deployed one (AWS credentials). */
 export interface TargetOptions {
-  endpoint?: string;
-  bucket?: string;
-  stage?: string;
-  region?: string;
+  endpoint?: string | undefined;
+  bucket?: string | undefined;
+  stage?: string | undefined;
+  region?: string | undefined;
 }
 
 /** The bucket, prefixes, clients and queue names of the relay a command talks to. */

@@ -2,10 +2,9 @@ import { requireBucket } from '../lib/runtime/config.ts';
 import { createStuckClipsHandler } from '../lib/stuck-clips/handler.ts';
 import { awsRuntime } from './runtime.ts';
 
-const { config, s3, clips, logger, metrics } = awsRuntime();
+const { config, clips, logger, metrics } = awsRuntime();
 
 export const handler = createStuckClipsHandler({
-  s3,
   clips,
   // No S3 event names the bucket here: CLIP_RELAY_BUCKET must, or the cold start fails.
   bucket: requireBucket(config),

@@ -101,12 +101,11 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
       }),
     ),
     finalizer: timed('finalizer', createFinalizerHandler({ clips, config, logger: logger('finalizer'), metrics })),
-    deadLetter: timed('deadLetter', createDeadLetterHandler({ queues: relayQueues, logger: logger('dead-letter') })),
+    deadLetter: timed('deadLetter', createDeadLetterHandler({ queues: relayQueues, config, logger: logger('dead-letter') })),
     // The bucket of this stack, as serverless.yml passes it in CLIP_RELAY_BUCKET.
     stuckClips: timed(
       'stuckClips',
       createStuckClipsHandler({
-        s3,
         clips,
         bucket: options.bucket,
         incomingPrefix: config.incomingPrefix,

@@ -7,7 +7,7 @@ import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
 import { s3ClipStore } from '../lib/aws/clip-store.ts';
 import type { TokenProvider } from '../lib/aws/token-provider.ts';
-import { receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
+import { parseReceipt, receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
 import { ticketMetadata, type Ticket } from '../lib/protocol/ticket.ts';
 import { startLocalFunctions, type LocalQueue } from './functions.ts';
 import { createLocalQueues, localRelayConfig } from './resources.ts';
@@ -106,7 +106,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
 
   async function readReceipt(key: string): Promise<Receipt | undefined> {
     const stored = await clips.read(bucket, receiptKey(config.receiptsPrefix, key));
-    return stored === undefined ? undefined : (JSON.parse(stored.body) as Receipt);
+    return stored === undefined ? undefined : parseReceipt(stored.body);
   }
 
   return {

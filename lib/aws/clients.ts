@@ -5,7 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 export interface AwsTarget {
   region?: string;
   /** A local S3/SQS server; path-style S3 and queue URLs used as given. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 

@@ -1,24 +1,7 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createLimiter } from '../runtime/concurrency.ts';
 import { describeError } from '../protocol/errors.ts';
 import { parseReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
-import type { ListedClip } from '../protocol/clip-status.ts';
 import type { ClipStore } from './clip-store.ts';
-
-/** Every object under `prefix`, all pages. */
-export async function listClips(s3: S3Client, bucket: string, prefix: string): Promise<ListedClip[]> {
-  const clips: ListedClip[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }));
-    for (const object of page.Contents ?? []) {
-      if (object.Key === undefined || object.Key.endsWith('/')) continue;
-      clips.push({ key: object.Key, etag: (object.ETag ?? '').replaceAll('"', ''), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return clips;
-}
 
 /** A receipt that exists but is no receipt: not JSON, or not a receipt's shape ({@link parseReceipt}). */
 export interface UnreadableReceipt {

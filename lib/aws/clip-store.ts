@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ClipChangedError } from '../protocol/errors.ts';
 import type { ClipRef } from '../protocol/messages.ts';
 
@@ -17,8 +17,18 @@ export interface StoredDocument {
   etag: string;
 }
 
-/** The relay's view of S3: clips to read, receipts to read and write. */
+/** An object as a listing shows it. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** The relay's view of S3: clips to list and read, receipts to read and write. */
 export interface ClipStore {
+  /** Every object under `prefix` (all pages), "folder" markers left out. */
+  list(bucket: string, prefix: string): Promise<ListedObject[]>;
   /** The clip's head, or undefined when there is no such object. */
   head(bucket: string, key: string): Promise<ClipHead | undefined>;
   /** Bytes [start, end) of exactly the planned version. @throws ClipChangedError */
@@ -40,6 +50,20 @@ function statusOf(error: unknown): number | undefined {
 /** The ClipStore over an S3 client (AWS or fauxqs). */
 export function s3ClipStore(s3: S3Client): ClipStore {
   return {
+    async list(bucket, prefix) {
+      const objects: ListedObject[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token !== undefined && { ContinuationToken: token }) }));
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined || object.Key.endsWith('/')) continue;
+          objects.push({ key: object.Key, etag: unquote(object.ETag), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+      return objects;
+    },
+
     async head(bucket, key) {
       try {
         const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -65,7 +89,7 @@ export function s3ClipStore(s3: S3Client): ClipStore {
             IfMatch: `"${clip.etag}"`,
             ...(clip.versionId !== undefined && { VersionId: clip.versionId }),
           }),
-          { abortSignal: signal },
+          signal === undefined ? {} : { abortSignal: signal },
         );
         return object.Body as Readable;
       } catch (error) {

@@ -1,6 +1,7 @@
 import type { RelayQueues } from '../aws/queues.ts';
 import { clipId } from '../protocol/correlation.ts';
 import { settleInvalidMessage } from '../runtime/invalid-message.ts';
+import type { RelayConfig } from '../runtime/config.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { parseBlockMessage, type BlockMessage } from '../protocol/messages.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
@@ -10,19 +11,24 @@ import { asSplitterFailureBody, parseSplitterFailure, splitFailedOutcomes, type 
 export interface DeadLetterDeps {
   queues: Pick<RelayQueues, 'sendOutcome'>;
   logger: RelayLogger;
+  /** `maxAttempts`: the blocks queue's redrive threshold (maxReceiveCount). */
+  config: Pick<RelayConfig, 'maxAttempts'>;
   now?: () => Date;
 }
 
 /**
  * Turns a block that reached the blocks DLQ (the fan-out crashed or timed out on its last
  * allowed delivery, so it could not record the failure itself) into a failed outcome: the
- * clip still ends with a receipt that says why.
+ * clip still ends with a receipt that says why. Its `attempts` are the deliveries the redrive
+ * policy allowed (`maxAttempts`); the DLQ record's own receive count is logged only: it counts
+ * receives from the DLQ too, and where the source queue's count goes on from depends on the
+ * implementation (moto: 8 deliveries read 9 on the first DLQ receive, fauxqs 10).
  */
 export async function settleDeadLetter(message: BlockMessage, receiveCount: number, deps: DeadLetterDeps): Promise<void> {
   deps.logger.error('block dead-lettered', { key: message.clip.key, blockNum: message.blockNum, receiveCount });
   await deps.queues.sendOutcome(
     blockOutcome(message, 'failed', {
-      attempts: receiveCount,
+      attempts: deps.config.maxAttempts,
       at: deps.now?.() ?? new Date(),
       reason: {
         code: 'DEAD_LETTERED',

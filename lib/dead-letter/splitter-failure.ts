@@ -6,21 +6,6 @@ import { readS3Notification } from '../protocol/s3-event.ts';
 import { parseWith } from '../protocol/schema.ts';
 import { displayUri } from '../protocol/upload-target.ts';
 
-/**
- * The record Lambda sends to an asynchronous invocation's on-failure destination (the splitter's
- * SplitterFailuresQueue) once it gives up on an event: after the last retry failed
- * (`RetriesExhausted`) or when the event grew older than the maximum event age
- * (`EventAgeExceeded`, e.g. throttled for hours). `requestPayload` is the event itself, here the
- * S3 notification; `responsePayload` the last attempt's error, when an attempt ran.
- */
-export interface SplitterFailure {
-  version?: string;
-  timestamp?: string;
-  requestContext: { requestId?: string; functionArn?: string; condition?: string; approximateInvokeCount?: number };
-  requestPayload: unknown;
-  responsePayload?: unknown;
-}
-
 // Lenient on purpose: every field Lambda documents is typed, none but the two that make the
 // record one is required, so a record that names a clip always fails that clip. Unknown fields
 // (responseContext, a newer version's additions) are ignored.
@@ -36,6 +21,15 @@ const SplitterFailureSchema = z.object({
   requestPayload: z.unknown(),
   responsePayload: z.optional(z.unknown()),
 });
+
+/**
+ * The record Lambda sends to an asynchronous invocation's on-failure destination (the splitter's
+ * SplitterFailuresQueue) once it gives up on an event: after the last retry failed
+ * (`RetriesExhausted`) or when the event grew older than the maximum event age
+ * (`EventAgeExceeded`, e.g. throttled for hours). `requestPayload` is the event itself, here the
+ * S3 notification; `responsePayload` the last attempt's error, when an attempt ran.
+ */
+export type SplitterFailure = z.infer<typeof SplitterFailureSchema>;
 
 // What a failed Node.js invocation returns: `{ errorType, errorMessage, trace }`; a crash or a
 // timeout may carry the message only.
@@ -63,7 +57,7 @@ export function asSplitterFailureBody(body: string): unknown {
  * @throws MessageError when a field has the wrong type
  */
 export function parseSplitterFailure(value: unknown): SplitterFailure {
-  return parseWith(SplitterFailureSchema, value, (m) => new MessageError(`splitter failure record: ${m}`)) as SplitterFailure;
+  return parseWith(SplitterFailureSchema, value, (m) => new MessageError(`splitter failure record: ${m}`));
 }
 
 /** Longest excerpt of the splitter's error kept in a receipt. */

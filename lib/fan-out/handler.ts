@@ -1,10 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
+import { sqsBatchHandler } from '../runtime/sqs-handler.ts';
 import { memoizeReads } from '../aws/clip-store.ts';
 import { shareTokenFetches } from '../aws/token-provider.ts';
 import { s3UploadHolds } from '../aws/upload-holds.ts';
@@ -41,42 +38,34 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     return sendBlock(message, { receiveCount, receiptHandle: record.receiptHandle, signal }, invocationDeps);
   }
 
-  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
-    .use(injectLambdaContext(deps.logger))
-    // EMF in AWS, flushed once per invocation; the local stack passes a plain recorder instead.
-    .use(deps.metrics instanceof Metrics ? [logMetrics(deps.metrics)] : [])
-    .handler(async function fanOut(event, context) {
-      const remainingMs = context.getRemainingTimeInMillis();
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), remainingMs - deadlineMarginMs(remainingMs));
-      const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
-      // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
-      const limited = createLimiter(deps.putConcurrency);
-      const invocationDeps: FanOutDeps = { ...deps, tokens, holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set() };
-      const settled = new Set<string>();
-      // One processor per invocation: Powertools keeps the batch's state on the processor, and
-      // overlapping invocations (the local stack, or work still unwinding after a deadline)
-      // would report each other's failures.
-      const processor = new BatchProcessor(EventType.SQS);
-      const processing = processPartialResponse(
-        event,
-        async (record: SQSRecord) => {
-          const result = await limited(() => sendRecord(record, deadline.signal, invocationDeps));
-          settled.add(record.messageId);
-          return result;
-        },
-        processor,
-        { context, throwOnFullBatchFailure: false },
-      );
-      try {
-        const result = await Promise.race([processing, reachedDeadline]);
-        if (result !== 'deadline') return result;
-        const unsettled = event.Records.filter((record) => !settled.has(record.messageId));
-        deps.logger.warn('deadline reached: unsettled blocks go back to the queue', { settled: settled.size, unsettled: unsettled.length });
-        processing.catch(() => undefined);
-        return { batchItemFailures: unsettled.map((record) => ({ itemIdentifier: record.messageId })) };
-      } finally {
-        clearTimeout(timer);
-      }
-    });
+  return sqsBatchHandler(deps, () => new BatchProcessor(EventType.SQS), async function fanOut(event, context, processor) {
+    const remainingMs = context.getRemainingTimeInMillis();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), remainingMs - deadlineMarginMs(remainingMs));
+    const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
+    // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
+    const limited = createLimiter(deps.putConcurrency);
+    const invocationDeps: FanOutDeps = { ...deps, tokens, holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set() };
+    const settled = new Set<string>();
+    const processing = processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const result = await limited(() => sendRecord(record, deadline.signal, invocationDeps));
+        settled.add(record.messageId);
+        return result;
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+    try {
+      const result = await Promise.race([processing, reachedDeadline]);
+      if (result !== 'deadline') return result;
+      const unsettled = event.Records.filter((record) => !settled.has(record.messageId));
+      deps.logger.warn('deadline reached: unsettled blocks go back to the queue', { settled: settled.size, unsettled: unsettled.length });
+      processing.catch(() => undefined);
+      return { batchItemFailures: unsettled.map((record) => ({ itemIdentifier: record.messageId })) };
+    } finally {
+      clearTimeout(timer);
+    }
+  });
 }

@@ -169,10 +169,10 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
     case 'recoverable':
-      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, ...verdict });
+      return retryOrFail(`the transfer service answered ${describeAnswer(answer)}`, { answer, retryAfterMs: verdict.retryAfterMs, holdClip: verdict.holdClip });
   }
 
-  async function retryOrFail(why: string, options: { answer?: PutAnswer; retryAfterMs?: number; holdClip?: true } = {}): Promise<BlockResult> {
+  async function retryOrFail(why: string, options: { answer?: PutAnswer | undefined; retryAfterMs?: number | undefined; holdClip?: boolean | undefined } = {}): Promise<BlockResult> {
     const { answer, retryAfterMs, holdClip } = options;
     // Past the deadline the handler has already reported this record for redelivery.
     if (delivery.signal?.aborted) throw new RetryLaterError(`the invocation reached its deadline: ${why}`);
@@ -183,8 +183,8 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       receiveCount: delivery.receiveCount,
       baseMs: deps.config.backoffBaseMs,
       capMs: deps.config.backoffCapMs,
-      ...(retryAfterMs !== undefined && { retryAfterMs }),
-      ...(deps.random !== undefined && { random: deps.random }),
+      retryAfterMs,
+      random: deps.random,
     });
     if (holdClip) {
       // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
@@ -246,7 +246,7 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       serviceVersion: deps.config.serviceVersion,
       body,
       contentLength: message.end - message.start,
-      ...(delivery.signal !== undefined && { signal: delivery.signal }),
+      signal: delivery.signal,
     });
     const durationMs = Math.round(performance.now() - started);
     const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });

@@ -15,7 +15,7 @@ export interface PutBlockRequest {
   serviceVersion: string;
   body: Readable;
   contentLength: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 // A service or library message could echo the header: the token never travels on in an answer.
@@ -53,7 +53,7 @@ export async function putBlock(input: PutBlockRequest): Promise<PutAnswer> {
   try {
     const response = await requestWith(input.dispatcher, input.url, {
       method: 'PUT',
-      signal: input.signal,
+      signal: input.signal ?? null,
       body: input.body,
       headers: {
         authorization: input.authorization,

@@ -9,8 +9,8 @@ export function retryDelayMs(input: {
   receiveCount: number;
   baseMs: number;
   capMs: number;
-  retryAfterMs?: number;
-  random?: () => number;
+  retryAfterMs?: number | undefined;
+  random?: (() => number) | undefined;
 }): number {
   if (input.retryAfterMs !== undefined) return Math.min(input.retryAfterMs, MAX_REDELIVERY_DELAY_MS);
   const exponent = Math.max(0, input.receiveCount - 1);

@@ -29,7 +29,7 @@ export interface BlockPlan {
  * @throws ClipSizeError when the clip is empty or larger than 4 GiB - 1
  * @throws BlockLayoutError when no layout fits
  */
-export function planBlocks(input: { fileSize: number; expectedBlocks?: number; maxBlockBytes: number }): BlockPlan {
+export function planBlocks(input: { fileSize: number; expectedBlocks?: number | undefined; maxBlockBytes: number }): BlockPlan {
   const { fileSize, expectedBlocks, maxBlockBytes } = input;
   if (!Number.isSafeInteger(fileSize) || fileSize < 1) {
     throw new ClipSizeError(`clip is ${fileSize} bytes; the protocol needs at least 1 byte`);

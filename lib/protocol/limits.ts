@@ -12,6 +12,15 @@ export const MAX_CLIP_BYTES = MAX_UINT32;
 /** The most blocks one upload may have: expectedBlocks is a 32-bit unsigned integer. */
 export const MAX_EXPECTED_BLOCKS = MAX_UINT32;
 
+/** The longest uploadUri a ticket may carry, and the most of one a receipt or log keeps. */
+export const MAX_UPLOAD_URI_CHARS = 2048;
+
+/** The longest uploadId a ticket may carry. */
+export const MAX_UPLOAD_ID_CHARS = 1024;
+
+/** The largest block the relay may be configured to send (CLIP_RELAY_MAX_BLOCK_BYTES). */
+export const MAX_BLOCK_BYTES_CAP = 64 * 1024 * 1024;
+
 /** SQS hides a received message for at most 12 h, counted from its receive. */
 const SQS_MAX_VISIBILITY_MS = 12 * 60 * 60 * 1000;
 

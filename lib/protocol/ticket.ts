@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
 import { TicketError } from './errors.ts';
-import { MAX_EXPECTED_BLOCKS } from './limits.ts';
+import { MAX_EXPECTED_BLOCKS, MAX_UPLOAD_ID_CHARS, MAX_UPLOAD_URI_CHARS } from './limits.ts';
 import { parseWith } from './schema.ts';
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
-const uploadUri = z.string().check(z.minLength(1), z.maxLength(2048), z.regex(NO_CONTROL, 'control characters are not allowed'));
-const uploadId = z.string().check(z.minLength(1), z.maxLength(1024), z.regex(NO_CONTROL, 'control characters are not allowed'));
+const uploadUri = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_URI_CHARS), z.regex(NO_CONTROL, 'control characters are not allowed'));
+const uploadId = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_ID_CHARS), z.regex(NO_CONTROL, 'control characters are not allowed'));
 const name = (field: string) => z.string().check(z.regex(/^[\w.-]{1,128}$/, `${field} must be 1-128 letters, digits, ".", "_" or "-"`));
 
 /** Where a clip goes: the upload session's coordinates, as the splitter read them from the clip. */

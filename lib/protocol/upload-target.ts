@@ -1,8 +1,27 @@
 import { UploadTargetRefusedError } from './errors.ts';
+import { MAX_UPLOAD_URI_CHARS } from './limits.ts';
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
+
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+// `*.domain` (two labels at least, no port), or a host name or bracketed IPv6 literal with an optional port.
+const HOST_PATTERN = new RegExp(`^(?:\\*\\.${LABEL}(?:\\.${LABEL})+|(?:${LABEL}(?:\\.${LABEL})*|\\[[0-9a-f:.]+\\])(?::(\\d{1,5}))?)$`);
+
+/**
+ * What is wrong with an allowlist entry, or undefined when it is a host pattern
+ * {@link checkUploadTarget} can match: `host`, `*.domain` or `host:port`, lower case, with no
+ * scheme, user info, path or wildcard elsewhere. Checked when the configuration is read, so a
+ * pattern that could match nothing fails at cold start instead of refusing every upload.
+ */
+export function hostPatternProblem(pattern: string): string | undefined {
+  const match = HOST_PATTERN.exec(pattern);
+  if (match === null) return `"${pattern}" is not a host pattern: write host, *.domain or host:port (no scheme, path or user info)`;
+  const port = match[1] === undefined ? undefined : Number(match[1]);
+  if (port !== undefined && (port < 1 || port > 65535)) return `"${pattern}" has port ${port}, outside 1-65535`;
+  return undefined;
+}
 
 /**
  * True when `pattern` admits `url`'s host: `*.domain` any subdomain on the scheme's default
@@ -72,8 +91,8 @@ export function displayUri(uri: string): string {
   const printable = uri.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
   try {
     const url = new URL(printable);
-    return `${url.protocol}//${url.host}${url.pathname}`.slice(0, 2048);
+    return `${url.protocol}//${url.host}${url.pathname}`.slice(0, MAX_UPLOAD_URI_CHARS);
   } catch {
-    return printable.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1').split(/[?#]/, 1)[0]!.slice(0, 2048);
+    return printable.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1').split(/[?#]/, 1)[0]!.slice(0, MAX_UPLOAD_URI_CHARS);
   }
 }

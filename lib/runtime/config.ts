@@ -1,7 +1,8 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
-import { MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { MAX_BLOCK_BYTES_CAP, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { hostPatternProblem } from '../protocol/upload-target.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
 
@@ -15,7 +16,7 @@ const ConfigSchema = z.strictObject({
   OUTCOMES_QUEUE_URL: z.url(),
   INCOMING_PREFIX: prefix('incoming/'),
   RECEIPTS_PREFIX: prefix('receipts/'),
-  MAX_BLOCK_BYTES: positiveInt(2_097_152, 64 * 1024 * 1024),
+  MAX_BLOCK_BYTES: positiveInt(2_097_152, MAX_BLOCK_BYTES_CAP),
   SERVICE_VERSION: z._default(z.string().check(z.regex(/^[\w.-]{1,16}$/)), '1'),
   ALLOWED_HOSTS: z._default(z.string().check(z.minLength(1)), '*.xboxlive.com'),
   PUT_CONCURRENCY: positiveInt(8, 64),
@@ -74,6 +75,10 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     // A receipt written under the incoming prefix would trigger the splitter again.
     throw new ConfigError(`receipts prefix "${c.RECEIPTS_PREFIX}" and incoming prefix "${c.INCOMING_PREFIX}" must not overlap`);
   }
+  const allowedHosts = c.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const hostProblems = allowedHosts.map(hostPatternProblem).filter((problem) => problem !== undefined);
+  if (allowedHosts.length === 0) hostProblems.push('no host pattern');
+  if (hostProblems.length > 0) throw new ConfigError(`configuration (${ENV_PREFIX}*): ${ENV_PREFIX}ALLOWED_HOSTS: ${hostProblems.join('; ')}`);
   if (c.BACKOFF_CAP_MS < c.BACKOFF_BASE_MS) throw new ConfigError('CLIP_RELAY_BACKOFF_CAP_MS is below CLIP_RELAY_BACKOFF_BASE_MS');
   return {
     blocksQueueUrl: c.BLOCKS_QUEUE_URL,
@@ -82,7 +87,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     receiptsPrefix: c.RECEIPTS_PREFIX,
     maxBlockBytes: c.MAX_BLOCK_BYTES,
     serviceVersion: c.SERVICE_VERSION,
-    allowedHosts: c.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    allowedHosts,
     putConcurrency: c.PUT_CONCURRENCY,
     putTimeoutMs: c.PUT_TIMEOUT_MS,
     maxAttempts: c.MAX_ATTEMPTS,

@@ -56,7 +56,7 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
     ticket = parseTicket(head.metadata);
     checkUploadTarget(ticket.uploadUri, deps.config.allowedHosts);
     const plannedAt = at();
-    const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, ...(ticket.expectedBlocks !== undefined && { expectedBlocks: ticket.expectedBlocks }) });
+    const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, expectedBlocks: ticket.expectedBlocks });
     const blockTicket = ticket;
     const messages = plan.blocks.map(
       (block): BlockMessage => ({ v: BLOCK_MESSAGE_VERSION, clip, ticket: blockTicket, blockSize: plan.blockSize, ...block, droppedAt: clipEvent.eventTime, plannedAt }),

@@ -1,5 +1,4 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { listClips, readReceipts, type UnreadableReceipt } from '../aws/clip-listing.ts';
+import { readReceipts, type UnreadableReceipt } from '../aws/clip-listing.ts';
 import type { ClipStore } from '../aws/clip-store.ts';
 import { clipId } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
@@ -8,7 +7,6 @@ import { clipStatuses } from '../protocol/clip-status.ts';
 
 /** What the stuck-clip check needs: the bucket and prefixes, the threshold, where to report. */
 export interface FindStuckClipsDeps {
-  s3: S3Client;
   clips: ClipStore;
   bucket: string;
   incomingPrefix: string;
@@ -54,7 +52,7 @@ export const MAX_LOGGED_STUCK_CLIPS = 100;
 export async function findStuckClips(deps: FindStuckClipsDeps): Promise<StuckClipsResult> {
   // Taken before listing: a clip is judged by its age when the check began, never older.
   const now = deps.now?.() ?? new Date();
-  const listed = await listClips(deps.s3, deps.bucket, deps.incomingPrefix);
+  const listed = await deps.clips.list(deps.bucket, deps.incomingPrefix);
   // Judged without receipts, a clip is 'stuck' exactly when it is old enough to be (the status
   // rule itself decides): only those can be stuck, so only their receipts are read.
   const byAge = clipStatuses(listed, new Map(), now, deps.stuckAfterSeconds);

@@ -59,14 +59,14 @@ export interface UploadFaults {
   /** Seed of the PRNG behind the rates; random when absent. */
   seed?: number;
   /** What a block re-sent after the commit gets; default 201. */
-  afterCommit?: 201 | 409 | 410;
+  afterCommit?: 201 | 409 | 410 | undefined;
   /** 0..1: share of PUTs whose socket is destroyed mid-body. */
   dropRate?: number;
 }
 
 /** A fault normalised for the request handler. */
 export type FaultAction =
-  | { kind: 'status'; status: number; retryAfter?: string; body?: object }
+  | { kind: 'status'; status: number; retryAfter?: string | undefined; body?: object | undefined }
   | { kind: 'drop'; afterBytes: number; processFirst: boolean }
   | { kind: 'stall'; ms: number; processFirst: boolean }
   | { kind: 'redirect'; status: 301 | 302 | 307 | 308; location: string; keepQuery: boolean };

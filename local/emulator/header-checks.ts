@@ -4,7 +4,7 @@ import { errorReply, type Reply } from './reply.ts';
 /** What the emulator expects of a PUT's headers. */
 export interface HeaderExpectations {
   /** When set, the exact Authorization value a PUT must carry. */
-  authorization?: string;
+  authorization?: string | undefined;
   serviceVersion: string;
 }
 

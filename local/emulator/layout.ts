@@ -4,7 +4,7 @@ export const MAX_FILE_BYTES = 0xffff_ffff;
 /** A block upload's declared shape. */
 export interface BlockLayout {
   expectedBlocks: number;
-  fileSize?: number;
+  fileSize?: number | undefined;
   maxBlockBytes: number;
 }
 

@@ -39,7 +39,7 @@ export type PutHandler = (req: IncomingMessage, res: ServerResponse, expectsCont
 
 interface Trace {
   session?: UploadSessionState;
-  blockNum?: number;
+  blockNum?: number | undefined;
   bytes: number;
   /** Whether `100 Continue` was sent, for a PUT that asked for it. */
   continued: boolean;

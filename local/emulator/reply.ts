@@ -9,7 +9,7 @@ export interface ServiceErrorResponse {
 /** One HTTP answer the emulator sends: status, optional JSON body and extra headers. */
 export interface Reply {
   status: number;
-  body?: object;
+  body?: object | undefined;
   headers?: Record<string, string>;
   /** Close the connection after answering, for answers sent before the body was read. */
   close?: boolean;

@@ -18,8 +18,8 @@ export interface SessionStats {
 export interface SessionShape {
   uploadId: string;
   gameClipId: string;
-  expectedBlocks?: number;
-  fileSize?: number;
+  expectedBlocks?: number | undefined;
+  fileSize?: number | undefined;
   maxBlockBytes: number;
   faults: UploadFaults;
 }

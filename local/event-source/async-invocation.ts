@@ -8,19 +8,19 @@ export interface AsyncInvocationOptions<TEvent> {
   functionTimeoutSeconds: number;
   handler: LambdaHandler<TEvent>;
   /** Region in the context's ARN; default `us-east-1`. */
-  region?: string;
-  memorySize?: number;
+  region?: string | undefined;
+  memorySize?: number | undefined;
   /** Retries after a failed attempt, 0–2 like `MaximumRetryAttempts`; default 2. */
-  maximumRetryAttempts?: number;
+  maximumRetryAttempts?: number | undefined;
   /** Wait before the first retry, doubled for the second; default 100 ms (AWS waits about 1 and 2 minutes). */
-  retryDelayMs?: number;
+  retryDelayMs?: number | undefined;
   /**
    * Called once the event is given up on, with the last attempt's error and what Lambda would put
    * into an on-failure destination's record about it. Awaited: the invocation ends after it.
    */
-  onInvocationError?: (error: unknown, event: TEvent, failure: AsyncInvocationFailure) => unknown;
+  onInvocationError?: ((error: unknown, event: TEvent, failure: AsyncInvocationFailure) => unknown) | undefined;
   /** Aborting cancels the retries still waiting; the event then counts as failed. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What Lambda knows about an event it gave up on (the `requestContext` of its failure record). */

@@ -10,9 +10,9 @@ export interface LambdaContextOptions {
   /** The function's configured timeout; `getRemainingTimeInMillis()` counts down from it. */
   timeoutSeconds: number;
   /** Defaults to 128, Lambda's default. */
-  memorySize?: number;
+  memorySize?: number | undefined;
   /** Defaults to `us-east-1`. */
-  region?: string;
+  region?: string | undefined;
   /** Defaults to {@link LOCAL_ACCOUNT_ID}. */
   accountId?: string;
   /**

@@ -11,36 +11,36 @@ export interface S3EventSourceOptions {
   s3: S3Client;
   bucket: string;
   /** Only keys starting with this, like a notification's prefix filter; default all keys. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** `awsRegion` on every record and in the context's ARN; default `us-east-1`. */
-  region?: string;
+  region?: string | undefined;
   functionName: string;
   handler: (event: S3Event, context: Context) => Promise<unknown>;
   functionTimeoutSeconds: number;
-  memorySize?: number;
+  memorySize?: number | undefined;
   /** Pause between two listings of the bucket; default 100 ms. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** Retries of a failed invocation, 0–2; default 2 as on AWS. */
-  maximumRetryAttempts?: number;
+  maximumRetryAttempts?: number | undefined;
   /** Wait before the first retry, doubled for the second; default 100 ms. */
-  retryDelayMs?: number;
+  retryDelayMs?: number | undefined;
   /** Treat the objects already in the bucket at start as old news instead of delivering them. */
-  skipExisting?: boolean;
+  skipExisting?: boolean | undefined;
   /**
    * A JSON file recording the objects whose event was handled (delivered, or given up on), kept
    * across restarts: at start, objects it does not list (dropped while nothing ran, or whose event
    * was cut off by a crash) get their event, the others do not. Written after each such event.
    */
-  deliveredFile?: string;
+  deliveredFile?: string | undefined;
   /** `s3.configurationId` in the events; default `local-event-source`. */
-  configurationId?: string;
+  configurationId?: string | undefined;
   /**
    * Called when an event is given up on after its retries, as Lambda would then deliver it to an
    * on-failure destination (`asyncFailureRecord` builds that record); awaited. Default logs to stderr.
    */
-  onInvocationError?: (error: unknown, event: S3Event, failure: AsyncInvocationFailure) => unknown;
+  onInvocationError?: ((error: unknown, event: S3Event, failure: AsyncInvocationFailure) => unknown) | undefined;
   /** Called when listing the bucket fails (the next poll tries again); default logs to stderr. */
-  onPollerError?: (error: unknown) => void;
+  onPollerError?: ((error: unknown) => void) | undefined;
 }
 
 /** Running totals of an {@link S3EventSource}. */

@@ -23,13 +23,13 @@ export interface S3ObjectCreatedDetails {
   /** Default `ObjectCreated:Put`. */
   eventName?: string;
   /** Default now. */
-  eventTime?: Date;
+  eventTime?: Date | undefined;
   /** Default `us-east-1`. */
   region?: string;
   /** Default a fresh value from {@link nextS3Sequencer}. */
   sequencer?: string;
   /** The notification configuration's id; default `local-event-source`. */
-  configurationId?: string;
+  configurationId?: string | undefined;
   /** Only for versioned buckets; left out of the event otherwise, as S3 does. */
   versionId?: string;
 }

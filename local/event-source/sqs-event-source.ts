@@ -18,32 +18,32 @@ export interface SqsEventSourceOptions {
   queueUrl: string;
   queueArn: string;
   /** `awsRegion` on every record; defaults to the region in `queueArn`. */
-  region?: string;
+  region?: string | undefined;
   functionName: string;
   handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | undefined>;
   /** 1–10 000 (1–10 on FIFO queues). Above 10 needs `maximumBatchingWindowSeconds` ≥ 1, as on AWS. */
   batchSize: number;
   /** 0–300, default 0 (invoke as soon as a receive returns anything). Not allowed on FIFO queues. */
-  maximumBatchingWindowSeconds?: number;
+  maximumBatchingWindowSeconds?: number | undefined;
   /** Concurrent invocations, 2–1000: one poller each. */
   maximumConcurrency: number;
   /**
    * Pollers this process runs, 1 to maximumConcurrency (default: all). A process standing for
    * one of the mapping's execution environments runs 1, as the bench's fan-out workers do.
    */
-  pollers?: number;
+  pollers?: number | undefined;
   /** 1–900. The queue's VisibilityTimeout must be at least this, as AWS checks when the mapping is created. */
   functionTimeoutSeconds: number;
   /** `memoryLimitInMB` in the context; default 128. */
-  memorySize?: number;
+  memorySize?: number | undefined;
   /** The `ReportBatchItemFailures` function response type. */
   reportBatchItemFailures: boolean;
   /** Called when an invocation fails as a whole: handler error, timeout, or an invalid batch response. */
-  onInvocationError?: (error: unknown, event: SQSEvent) => void;
+  onInvocationError?: ((error: unknown, event: SQSEvent) => void) | undefined;
   /** Called when talking to SQS fails (the poller retries with back-off); default logs to stderr. */
-  onPollerError?: (error: unknown) => void;
+  onPollerError?: ((error: unknown) => void) | undefined;
   /** Long-poll wait of each ReceiveMessage, whole seconds 0–20, default 1: it bounds how long `stop()` takes. */
-  pollWaitSeconds?: number;
+  pollWaitSeconds?: number | undefined;
 }
 
 /** Running totals of a {@link SqsEventSource}. */

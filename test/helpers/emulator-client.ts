@@ -46,7 +46,7 @@ export function emulatorClient(defaults: { authorization: string; timeoutMs?: nu
     const response = await request(url, {
       method,
       headers,
-      body: method === 'GET' ? undefined : body,
+      body: method === 'GET' ? null : body,
       ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
     });
     return { status: response.statusCode, headers: response.headers, text: await response.body.text() };

@@ -568,6 +568,21 @@ describe('Bad input through the real pipeline', () => {
       expect(relay.stack.queueCounts(relay.stack.queues.outcomesDlq)).toStrictEqual({ ready: 0, inflight: 0, delayed: 0 });
     });
 
+    it('Should replace a corrupt receipt when its clip commits, logging and counting it, and poison nothing', async () => {
+      const cursor = logCursor(relay.logs);
+      const key = nextKey('corrupt-receipt', 'incoming/good/');
+      const where = `${relay.stack.config.receiptsPrefix}${key}.json`;
+      await relay.stack.s3.send(new PutObjectCommand({ Bucket: bucket(), Key: where, Body: '{"receiptVersion":1,"status":"commi' }));
+      const corruptBefore = relay.stack.metrics.totals.get('CorruptReceipts')?.sum ?? 0;
+      const good = await putGoodClip(key);
+      const line = await cursor.waitFor((l) => l.function === 'finalizer' && l.message === 'receipt corrupt: replacing it' && l.key === key, 20_000);
+      expect(line).toMatchObject({ level: 'ERROR', receiptKey: where, reason: { code: 'RECEIPT_INVALID', message: expect.stringMatching(/^receipt is not JSON: /) } });
+      await cursor.waitFor((l) => l.function === 'finalizer' && l.message === 'receipt written' && l.key === key, 20_000);
+      await expectCommitted(good);
+      expect((relay.stack.metrics.totals.get('CorruptReceipts')?.sum ?? 0) - corruptBefore).toBe(1);
+      expect(relay.stack.queueCounts(relay.stack.queues.outcomesDlq)).toStrictEqual({ ready: 0, inflight: 0, delayed: 0 });
+    });
+
     it('Should drop an unreadable dead letter at once, logging why', async () => {
       const cursor = logCursor(relay.logs);
       const sent = await relay.stack.sqs.send(new SendMessageCommand({ QueueUrl: relay.stack.queues.blocksDlq.url, MessageBody: 'not json at all' }));

@@ -186,7 +186,7 @@ describe('CLI: clip-relay status and redrive', () => {
     expect(states['incoming/status/committed.bin']?.state).toBe('committed');
     expect(states['incoming/status/failed.bin']).toMatchObject({ state: 'failed', reason: { code: 'SERVICE_REJECTED' } });
     expect(states['incoming/status/in-flight.bin']?.state).toBe('in-flight');
-    expect(states['incoming/status/stuck.bin']?.state).toBe('stuck');
+    expect(states['incoming/status/stuck.bin'], JSON.stringify(states['incoming/status/stuck.bin'])).toMatchObject({ state: 'stuck' });
     expect(Object.keys(states)).toHaveLength(4);
 
     const table = await clipRelay(['status', '--endpoint', statusRelay.stack.endpoint, '--prefix', 'status/', '--stuck-after', '2', '--state', 'committed']);

@@ -2,28 +2,37 @@
  * Packages serverless.yml offline with osls + serverless-esbuild (no AWS credentials) and checks
  * the generated CloudFormation and the function artifacts against config/settings.json.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = path.join(ROOT, 'node_modules', '.bin');
-// Node 24 from node_modules/.bin must come first: osls and the bundle checks need it.
-const CHILD_ENV = {
-  ...process.env,
-  PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`,
-  SLS_TELEMETRY_DISABLED: '1',
-  SLS_NOTIFICATIONS_MODE: 'off',
-};
-const PACKAGE_TIMEOUT_MS = 60_000;
-const MiB = 1024 * 1024;
+import {
+  actionsOf,
+  alarmAsDeployed,
+  BIN,
+  CHILD_ENV,
+  deployTimeTests,
+  dashboardMetrics,
+  emittedMetricNames,
+  functionByHandler,
+  grantsOf,
+  mappingFor,
+  mappingsOf,
+  MiB,
+  PACKAGE_TIMEOUT_MS,
+  packageService,
+  queue,
+  readZip,
+  resourcesOfType,
+  roleOf,
+  ROOT,
+  run,
+  schemaProblems,
+  type DashboardMetric,
+  type Packaged,
+  type Props,
+  type Resource,
+} from '../helpers/cloudformation.ts';
 
 interface Settings {
   incomingPrefix: string;
@@ -52,163 +61,6 @@ interface Settings {
   alarms: { periodSeconds: number; blocksQueueOldestMessageAgeSeconds: number };
 }
 const settings = JSON.parse(fs.readFileSync(path.join(ROOT, 'config', 'settings.json'), 'utf8')) as Settings;
-
-// CloudFormation is untyped JSON; `any` keeps property access readable in assertions.
-type Props = Record<string, any>;
-interface Resource {
-  Type: string;
-  Properties: Props;
-  DependsOn?: string | string[];
-}
-interface Template {
-  Conditions?: Record<string, unknown>;
-  Resources: Record<string, Resource>;
-  Outputs: Record<string, { Value: unknown }>;
-}
-
-interface Packaged {
-  dir: string;
-  output: string;
-  template: Template;
-}
-
-/** Runs `osls package` from the repository root into a fresh temporary directory. */
-async function packageService(extraArgs: string[] = []): Promise<Packaged> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clip-relay-package-'));
-  let stdout: string;
-  let stderr: string;
-  try {
-    ({ stdout, stderr } = await run(path.join(BIN, 'osls'), ['package', '--package', dir, ...extraArgs], {
-      cwd: ROOT,
-      env: CHILD_ENV,
-      timeout: PACKAGE_TIMEOUT_MS,
-      maxBuffer: 16 * MiB,
-    }));
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`osls package failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-  const template = JSON.parse(
-    fs.readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as Template;
-  return { dir, output: `${stdout}\n${stderr}`.replace(/\u001b\[[0-9;]*m/g, ''), template };
-}
-
-function resourcesOfType(template: Template, type: string): [string, Resource][] {
-  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-}
-
-/** The one AWS::Lambda::Function with this handler, as [logicalId, resource]. */
-function functionByHandler(template: Template, handler: string): [string, Resource] {
-  const found = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => r.Properties.Handler === handler);
-  expect(found, `functions with handler ${handler}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function mappingsOf(template: Template, functionLogicalId: string): Props[] {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')
-    .filter(([, r]) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [functionLogicalId, 'Arn'] }))
-    .map(([, r]) => r.Properties);
-}
-
-/** The one event source mapping of a function (of a function with several: the one on `queueId`). */
-function mappingFor(template: Template, functionLogicalId: string, queueId?: string): Props {
-  const found = mappingsOf(template, functionLogicalId).filter(
-    (m) => queueId === undefined || JSON.stringify(m.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
-  );
-  expect(found, `event source mappings of ${functionLogicalId}${queueId === undefined ? '' : ` on ${queueId}`}`).toHaveLength(1);
-  return found[0]!;
-}
-
-function queue(template: Template, logicalId: string): Props {
-  const r = template.Resources[logicalId];
-  expect(r?.Type, logicalId).toBe('AWS::SQS::Queue');
-  return r!.Properties;
-}
-
-/** The schema problems osls printed (configValidationMode: warn). */
-function schemaProblems(output: string): string[] {
-  const block = /Invalid configuration encountered\n((?:[ \t]+at .*\n?)+)/.exec(output);
-  return block ? block[1]!.split('\n').map((l) => l.trim()).filter(Boolean) : [];
-}
-
-/** Evaluates the template's Conditions (Fn::Not / Fn::Equals over values known at package time). */
-function conditionValues(template: Template): Record<string, boolean> {
-  const evaluate = (c: any): boolean => {
-    if (c['Fn::Not']) return !evaluate(c['Fn::Not'][0]);
-    if (c['Fn::Equals']) {
-      const [a, b] = c['Fn::Equals'] as unknown[];
-      if (typeof a !== 'string' || typeof b !== 'string') throw new Error(`condition not known at package time: ${JSON.stringify(c)}`);
-      return a === b;
-    }
-    throw new Error(`unsupported condition ${JSON.stringify(c)}`);
-  };
-  return Object.fromEntries(Object.entries(template.Conditions ?? {}).map(([name, c]) => [name, evaluate(c)]));
-}
-
-const NO_VALUE = Symbol('AWS::NoValue');
-
-/** Resolves Fn::If against the evaluated conditions and drops AWS::NoValue, as CloudFormation does. */
-function resolveIfs(value: unknown, conditions: Record<string, boolean>): any {
-  if (Array.isArray(value)) return value.map((v) => resolveIfs(v, conditions)).filter((v) => v !== NO_VALUE);
-  if (value === null || typeof value !== 'object') return value;
-  const o = value as Props;
-  if ('Fn::If' in o) {
-    const [name, whenTrue, whenFalse] = o['Fn::If'] as [string, unknown, unknown];
-    expect(conditions, `condition ${name}`).toHaveProperty([name]);
-    return resolveIfs(conditions[name] ? whenTrue : whenFalse, conditions);
-  }
-  if (JSON.stringify(o) === JSON.stringify({ Ref: 'AWS::NoValue' })) return NO_VALUE;
-  const out: Props = {};
-  for (const [k, v] of Object.entries(o)) {
-    const r = resolveIfs(v, conditions);
-    if (r !== NO_VALUE) out[k] = r;
-  }
-  return out;
-}
-
-/** A policy Resource as a readable string: Fn::Sub text, `Logical.Attr` for GetAtt, or the literal. */
-function resourceText(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  const r = resource as Props;
-  if (typeof r['Fn::Sub'] === 'string') return r['Fn::Sub'] as string;
-  if (Array.isArray(r['Fn::GetAtt'])) return (r['Fn::GetAtt'] as string[]).join('.');
-  throw new Error(`unexpected policy resource ${JSON.stringify(resource)}`);
-}
-
-/** The role a function runs with, as [logicalId, resource]. */
-function roleOf(template: Template, handler: string): [string, Resource] {
-  const [, fn] = functionByHandler(template, handler);
-  const ref = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
-  expect(ref['Fn::GetAtt']?.[1], `${handler} role`).toBe('Arn');
-  const roleId = ref['Fn::GetAtt'][0];
-  const role = template.Resources[roleId];
-  expect(role?.Type, roleId).toBe('AWS::IAM::Role');
-  return [roleId, role!];
-}
-
-/**
- * Every permission a role grants, one `action resource[ if condition]` line each, sorted: exact
- * regardless of how the statements are grouped. Fn::If is resolved with the template's conditions.
- */
-function grantsOf(template: Template, role: Resource): string[] {
-  const conditions = conditionValues(template);
-  const statements = (role.Properties.Policies as Props[]).flatMap(
-    (p) => resolveIfs(p.PolicyDocument.Statement, conditions) as Props[],
-  );
-  const lines: string[] = [];
-  for (const s of statements) {
-    expect(s.Effect).toBe('Allow');
-    expect(s.NotAction ?? s.NotResource).toBeUndefined();
-    const condition = s.Condition === undefined ? '' : ` if ${JSON.stringify(s.Condition)}`;
-    for (const action of [s.Action].flat() as string[]) {
-      for (const resource of [s.Resource].flat()) lines.push(`${action} ${resourceText(resource)}${condition}`);
-    }
-  }
-  return lines.sort();
-}
-
-const actionsOf = (grants: string[]): string[] => [...new Set(grants.map((g) => g.split(' ')[0]!))].sort();
 
 const LOGS = (functionName: string) =>
   [
@@ -334,97 +186,6 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
     FanOutErrorsAlarm: { ...name('fan-out-errors'), ...fanOut('Errors') },
     FanOutThrottlesAlarm: { ...name('fan-out-throttles'), ...fanOut('Throttles') },
   };
-}
-
-/** An alarm's properties with AlarmActions resolved, minus its description. */
-function alarmAsDeployed(template: Template, alarm: Resource): Props {
-  const { AlarmDescription, ...rest } = resolveIfs(alarm.Properties, conditionValues(template)) as Props;
-  expect(typeof AlarmDescription).toBe('string');
-  return rest;
-}
-
-/** Every metric name the code may emit (the MetricName union in lib/runtime/metrics.ts). */
-function emittedMetricNames(): string[] {
-  const source = fs.readFileSync(path.join(ROOT, 'lib', 'runtime', 'metrics.ts'), 'utf8');
-  const union = /export type MetricName =([^;]+);/.exec(source);
-  expect(union, 'MetricName union in lib/runtime/metrics.ts').not.toBeNull();
-  return [...union![1]!.matchAll(/'(\w+)'/g)].map((m) => m[1]!).sort();
-}
-
-interface DashboardMetric {
-  namespace: string;
-  metric: string;
-  /** Name, value, name, value… */
-  dimension: string[];
-  stat: string;
-}
-
-/** The dashboard's body with Fn::Sub applied (region us-east-1), parsed. */
-function dashboardBody(template: Template): { widgets: { type: string; properties: Props }[] } {
-  const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
-  expect(dashboards).toHaveLength(1);
-  const [body, vars] = dashboards[0]![1].Properties.DashboardBody['Fn::Sub'] as [string, Record<string, unknown>];
-  const text = body.replace(/\$\{([\w:.]+)\}/g, (_, name: string) => {
-    if (name === 'AWS::Region') return 'us-east-1';
-    const v = vars[name];
-    if (typeof v === 'string') return v;
-    // References stay symbolic so the test can check what they point at.
-    return `<${JSON.stringify(v).replaceAll('"', "'")}>`;
-  });
-  return JSON.parse(text) as { widgets: { type: string; properties: Props }[] };
-}
-
-function dashboardMetrics(template: Template): Record<string, DashboardMetric[]> {
-  const out: Record<string, DashboardMetric[]> = {};
-  for (const w of dashboardBody(template).widgets) {
-    expect(w.type).toBe('metric');
-    expect(w.properties.region).toBe('us-east-1');
-    out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
-      const [namespace, metric, ...rest] = m as [string, string, ...unknown[]];
-      const options = rest.pop() as Props;
-      expect(rest.length % 2, JSON.stringify(m)).toBe(0);
-      return { namespace, metric, dimension: rest as string[], stat: options.stat as string };
-    });
-  }
-  return out;
-}
-
-/** Minimal zip reader (stored + deflate, no zip64): entry name -> content. Directory entries skipped. */
-function readZip(file: string): Map<string, Buffer> {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 0xffff); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${file}: no end-of-central-directory record`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const entries = new Map<string, Buffer>();
-  for (let n = 0; n < count; n++) {
-    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`${file}: bad central directory entry ${n}`);
-    const method = buf.readUInt16LE(p + 10);
-    const compressedSize = buf.readUInt32LE(p + 20);
-    const size = buf.readUInt32LE(p + 24);
-    const nameLength = buf.readUInt16LE(p + 28);
-    const extraLength = buf.readUInt16LE(p + 30);
-    const commentLength = buf.readUInt16LE(p + 32);
-    const localHeader = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLength);
-    p += 46 + nameLength + extraLength + commentLength;
-    if (name.endsWith('/')) continue;
-    const start = localHeader + 30 + buf.readUInt16LE(localHeader + 26) + buf.readUInt16LE(localHeader + 28);
-    const raw = buf.subarray(start, start + compressedSize);
-    let data: Buffer;
-    if (method === 0) data = raw;
-    else if (method === 8) data = zlib.inflateRawSync(raw);
-    else throw new Error(`${file}: ${name} uses unsupported compression method ${method}`);
-    if (data.length !== size) throw new Error(`${file}: ${name} inflated to ${data.length} bytes, expected ${size}`);
-    entries.set(name, data);
-  }
-  return entries;
 }
 
 const FUNCTIONS = [
@@ -598,7 +359,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SplitterFailuresQueue', 'Arn'] } } },
     });
     // Lambda delivers the record with the splitter's role, which must be able to send it.
-    expect(grantsOf(pkg.template, roleOf(pkg.template, 'functions/splitter.handler')[1])).toContain('sqs:SendMessage SplitterFailuresQueue.Arn');
+    expect(grantsOf(pkg.template, roleOf(pkg.template, 'functions/splitter.handler'))).toContain('sqs:SendMessage SplitterFailuresQueue.Arn');
   });
 
   it('maps SplitterFailuresQueue to the dead-letter function too, keeping the records 14 days, encrypted, hidden >= 6x its timeout', () => {
@@ -688,13 +449,12 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       tokenPrefix: '/clip-relay/dev/tokens/',
     });
     for (const f of FUNCTIONS) {
-      const [, role] = roleOf(pkg.template, f.handler);
-      expect(grantsOf(pkg.template, role), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
   });
 
   it('keeps writes, tokens and sends away from the functions that do not need them', () => {
-    const actions = (handler: string) => actionsOf(grantsOf(pkg.template, roleOf(pkg.template, handler)[1]));
+    const actions = (handler: string) => actionsOf(grantsOf(pkg.template, roleOf(pkg.template, handler)));
     const splitter = actions('functions/splitter.handler');
     expect(splitter).not.toContain('s3:PutObject');
     expect(splitter.filter((a) => /^(ssm|secretsmanager|kms):/.test(a))).toEqual([]);
@@ -710,7 +470,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(actions('functions/stuck-clips.handler')).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket']);
     // No wildcard actions anywhere; '*' resources only for KMS behind kms:ViaService.
     for (const f of FUNCTIONS) {
-      const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]);
+      const grants = grantsOf(pkg.template, roleOf(pkg.template, f.handler));
       expect(grants.filter((g) => g.split(' ')[0]!.includes('*')), f.name).toEqual([]);
       expect(grants.filter((g) => g.split(' ')[1] === '*' && !g.startsWith('kms:Decrypt * if {"StringEquals":{"kms:ViaService"')), f.name).toEqual([]);
     }
@@ -723,7 +483,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
       const logGroupName = pkg.template.Resources[logGroupId]!.Properties.LogGroupName as string;
       expect(logGroupName, f.name).toBe(`/aws/lambda/clip-relay-dev-${f.name}`);
       expect(fn.Properties.FunctionName, f.name).toBe(`clip-relay-dev-${f.name}`);
-      const logGrants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]).filter((g) => g.startsWith('logs:'));
+      const logGrants = grantsOf(pkg.template, roleOf(pkg.template, f.handler)).filter((g) => g.startsWith('logs:'));
       expect(logGrants, f.name).toEqual(
         ['logs:CreateLogStream', 'logs:PutLogEvents'].map(
           (a) => `${a} arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:${logGroupName}:*`,
@@ -733,7 +493,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
   });
 
   it('lets the fan-out read tokens under exactly the prefix the functions are given, from SSM only', () => {
-    const grants = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    const grants = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler'));
     expect(grants.filter((g) => /^(ssm|secretsmanager|kms):/.test(g))).toEqual([
       `kms:Decrypt *${viaService('ssm')}`,
       'ssm:GetParameter arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/clip-relay/dev/tokens/*',
@@ -770,16 +530,17 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     });
   });
 
+  it('tests nothing at deploy time that was known at package time: no Conditions, no Fn::If, no bucket key grants', () => {
+    expect(deployTimeTests(pkg.template)).toEqual([]);
+    expect(resourcesOfType(pkg.template, 'AWS::IAM::RolePolicy')).toEqual([]);
+  });
+
   it('has the alarms, on the right metrics and thresholds, without actions when no topic is given', () => {
     const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
     const expected = expectedAlarms({ stage: 'dev', blocksQueueMaxAgeSeconds: settings.alarms.blocksQueueOldestMessageAgeSeconds });
     expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: false });
     for (const [id, alarm] of alarms) {
-      expect(alarm.Properties.AlarmActions, id).toEqual({
-        'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }],
-      });
-      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual(expected[id]);
+      expect(alarmAsDeployed(alarm), id).toEqual({ ...expected[id], AlarmActions: [] });
     }
   });
 
@@ -1037,9 +798,9 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
       tokenPrefix: '/clip-relay/ci/tokens/',
     });
     for (const f of FUNCTIONS) {
-      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
-    const fanOut = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')[1]);
+    const fanOut = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler'));
     expect(fanOut.filter((g) => g.startsWith('ssm:'))).toEqual([]);
   });
 
@@ -1047,9 +808,9 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
     const alarms = resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm');
     const expected = expectedAlarms({ stage: 'ci', blocksQueueMaxAgeSeconds: '600' });
     expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(expected).sort());
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: true, HasBucketKmsKey: false });
+    expect(deployTimeTests(pkg.template)).toEqual([]);
     for (const [id, alarm] of alarms) {
-      expect(alarmAsDeployed(pkg.template, alarm), id).toEqual({ ...expected[id], AlarmActions: [TOPIC] });
+      expect(alarmAsDeployed(alarm), id).toEqual({ ...expected[id], AlarmActions: [TOPIC] });
     }
   });
 });
@@ -1106,9 +867,9 @@ describe('serverless.yml packaged for an existing bucket', () => {
       tokenPrefix: '/clip-relay/dev/tokens/',
       bucketKmsKeyArn: KEY,
     });
-    expect(conditionValues(pkg.template)).toEqual({ HasAlarmTopic: false, HasBucketKmsKey: true });
+    expect(deployTimeTests(pkg.template)).toEqual([]);
     for (const f of FUNCTIONS) {
-      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)[1]), f.name).toEqual(expected[f.handler]);
+      expect(grantsOf(pkg.template, roleOf(pkg.template, f.handler)), f.name).toEqual(expected[f.handler]);
     }
   });
 

@@ -3,7 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
 import { oneBlockMessage } from '../helpers/block-message.ts';
-import type { Receipt } from '../../lib/protocol/receipt.ts';
+import { parseReceipt, type Receipt } from '../../lib/protocol/receipt.ts';
 import { SINGLE_PUT_BLOCK, type UploadFaults } from '../../local/emulator/transfer-service.ts';
 import { parseLogLines } from '../helpers/log-lines.ts';
 import { queueBodies, waitForEmptyQueue } from '../helpers/queue-watch.ts';
@@ -41,7 +41,7 @@ function rotatingTokens(): TokenProvider & { calls: Array<{ ref: string; forceFe
 interface Scenario {
   name: string;
   faults?: UploadFaults;
-  blocks?: number;
+  blocks?: number | undefined;
   tokenRef?: string;
   /** What its receipt must say, proving the path was really taken. */
   expect: Partial<Receipt> & { status: Receipt['status'] };
@@ -178,7 +178,7 @@ describe('Token leak: the full pipeline, failures and 401s included, leaves no t
     for (const object of listed.Contents ?? []) {
       const got = await relay.stack.s3.send(new GetObjectCommand({ Bucket: relay.stack.bucket, Key: object.Key! }));
       const text = await got.Body!.transformToString('utf8');
-      receipts.set(object.Key!, { text, receipt: JSON.parse(text) as Receipt });
+      receipts.set(object.Key!, { text, receipt: parseReceipt(text) });
     }
   }, 120_000);
 

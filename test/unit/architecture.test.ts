@@ -15,7 +15,7 @@ function importSpecifiers(source: string): string[] {
 }
 
 /** The lib/ folder a specifier lands in ('protocol', 'fan-out', …), or the package it names. */
-function target(fromFile: string, specifier: string): { folder?: string; outside?: string; pkg?: string } {
+function target(fromFile: string, specifier: string): { folder?: string | undefined; outside?: string | undefined; pkg?: string | undefined } {
   if (!specifier.startsWith('.')) return { pkg: specifier };
   const resolved = path.relative(ROOT, path.resolve(path.dirname(fromFile), specifier));
   const [top, folder] = resolved.split(path.sep);

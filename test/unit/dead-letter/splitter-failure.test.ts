@@ -154,6 +154,7 @@ describe('Function: settleDeadLetterMessage', () => {
       sent,
       deps: {
         logger,
+        config: { maxAttempts: 8 },
         now: () => AT,
         queues: {
           async sendOutcome(outcome: OutcomeMessage) {
@@ -186,10 +187,12 @@ describe('Function: settleDeadLetterMessage', () => {
     ]);
   });
 
-  it('Should still fail a dead-lettered block (DEAD_LETTERED)', async () => {
-    const { deps: d, sent } = deps();
-    await settleDeadLetterMessage({ messageId: 'm2', body: JSON.stringify(block), receiveCount: 8 }, d);
+  it('Should still fail a dead-lettered block (DEAD_LETTERED), with the deliveries the redrive policy allowed as its attempts', async () => {
+    const { deps: d, sent, lines } = deps();
+    // The DLQ record's count goes on from the source queue's (moto: 9 on the first DLQ receive after 8).
+    await settleDeadLetterMessage({ messageId: 'm2', body: JSON.stringify(block), receiveCount: 9 }, d);
     expect(sent).toMatchObject([{ status: 'failed', clip: block.clip, attempts: 8, reason: { code: 'DEAD_LETTERED' }, uploadUri: 'https://upload.xboxlive.com/clips/1' }]);
+    expect(lines).toMatchObject([{ level: 'ERROR', message: 'block dead-lettered', fields: { receiveCount: 9 } }]);
   });
 
   it('Should drop a record that names no clip, and a malformed one, logging why', async () => {

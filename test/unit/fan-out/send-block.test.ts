@@ -10,7 +10,8 @@ import { createUploadAgent, type UploadDispatcher } from '../../../lib/http/http
 import { clipId, uploadIdHash } from '../../../lib/protocol/correlation.ts';
 import { ClipChangedError, RetryLaterError } from '../../../lib/protocol/errors.ts';
 import { MAX_REDIRECTS } from '../../../lib/protocol/limits.ts';
-import { BLOCK_MESSAGE_VERSION, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
+import type { BlockMessage, OutcomeMessage } from '../../../lib/protocol/messages.ts';
+import { oneBlockMessage } from '../../helpers/block-message.ts';
 import { receiptFromOutcome } from '../../../lib/protocol/receipt.ts';
 
 const NOW = Date.parse('2026-11-25T10:00:05Z');
@@ -44,19 +45,17 @@ afterAll(async () => {
 
 const answer = (status: number, headers: Record<string, string> = {}) => (res: ServerResponse) => void res.writeHead(status, headers).end();
 
-function blockMessage(overrides: Partial<BlockMessage> = {}): BlockMessage {
-  return {
-    v: BLOCK_MESSAGE_VERSION,
+/** Block 1 of 2 (bytes 5-9) of a 10-byte clip, planned at a fixed time, uploading to the loopback service. */
+function blockMessage(): BlockMessage {
+  return oneBlockMessage('b', 'incoming/a.mp4', `${service.url}/clips/1`, {
     clip: { bucket: 'b', key: 'incoming/a.mp4', etag: 'e', size: 10 },
-    ticket: { uploadUri: `${service.url}/clips/1`, uploadId: 'id', expectedBlocks: 2, tokenRef: 'user_1' },
+    ticket: { uploadId: 'id', expectedBlocks: 2, tokenRef: 'user_1' },
     blockSize: 5,
     blockNum: 1,
     start: 5,
-    end: 10,
     droppedAt: '2026-11-25T10:00:00.000Z',
     plannedAt: '2026-11-25T10:00:01.000Z',
-    ...overrides,
-  };
+  });
 }
 
 /** Collaborators that record what they are asked; the PUTs go to the loopback service. */
@@ -65,6 +64,7 @@ function fakes(options: { receipt?: string; answers?: Array<(res: ServerResponse
   service.answers = options.answers ?? [answer(202)];
   const calls = { opened: 0, delays: [] as number[], outcomes: [] as OutcomeMessage[], tokenFetches: [] as Array<boolean | undefined> };
   const clips: ClipStore = {
+    list: async () => [],
     head: async () => undefined,
     openRange:
       options.openRange ??
@@ -149,7 +149,7 @@ describe('Function: sendBlock', () => {
     deps.rejectedClips = new Set();
 
     await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('failed');
-    await expect(sendBlock(blockMessage({ blockNum: 0, start: 0, end: 5 }), delivery(), deps)).resolves.toBe('skipped');
+    await expect(sendBlock({ ...blockMessage(), blockNum: 0, start: 0, end: 5 }, delivery(), deps)).resolves.toBe('skipped');
 
     expect(service.seen).toHaveLength(2);
     expect(calls.tokenFetches).toStrictEqual([undefined, true]);

@@ -24,6 +24,7 @@ function memoryStore(initial: Record<string, string> = {}) {
   const writes: Array<{ key: string; condition: unknown }> = [];
   let version = 100;
   const clips: ClipStore = {
+    list: async () => [],
     head: async () => undefined,
     openRange: async () => {
       throw new Error('the finalizer reads no clip');

@@ -16,7 +16,7 @@ describe('the undici modules the relay loads directly', () => {
   });
 
   it('send a PUT with the path, query, headers and a stream body, not chunked', async () => {
-    const seen: Array<{ method?: string; url?: string; length?: string; chunked?: string; body: string }> = [];
+    const seen: Array<{ method: string | undefined; url: string | undefined; length: string | undefined; chunked: string | undefined; body: string }> = [];
     const server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);

@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MessageError } from '../../../lib/protocol/errors.ts';
+import { oneBlockMessage } from '../../helpers/block-message.ts';
 import { BLOCK_MESSAGE_VERSION, parseBlockMessage, parseOutcomeMessage, salvageClipRef, type BlockMessage, type OutcomeMessage } from '../../../lib/protocol/messages.ts';
 
 const clip = { bucket: 'clips', key: 'incoming/a.mp4', etag: 'e1', size: 10 };
-const block: BlockMessage = {
-  v: BLOCK_MESSAGE_VERSION,
+const block: BlockMessage = oneBlockMessage(clip.bucket, clip.key, 'https://a.xboxlive.com/clips/1', {
   clip,
-  ticket: { uploadUri: 'https://a.xboxlive.com/clips/1', uploadId: 'a+b/c==', expectedBlocks: 2, tokenRef: 'user_1' },
+  ticket: { uploadId: 'a+b/c==', expectedBlocks: 2, tokenRef: 'user_1' },
   blockSize: 5,
   blockNum: 1,
   start: 5,
-  end: 10,
-  droppedAt: '2026-11-25T10:00:00.000Z',
-  plannedAt: '2026-11-25T10:00:01.000Z',
-};
+});
 
 describe('Function: parseBlockMessage', () => {
   it('Should read back a block message as the splitter writes it', () => {

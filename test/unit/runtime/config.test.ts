@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readConfig, requireBucket } from '../../../lib/runtime/config.ts';
 import { ConfigError } from '../../../lib/protocol/errors.ts';
+import { MAX_REDELIVERY_DELAY_MS } from '../../../lib/protocol/limits.ts';
 
 const required = {
   CLIP_RELAY_BLOCKS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/blocks',
@@ -29,6 +30,11 @@ describe('Function: readConfig', () => {
     });
   });
 
+  it('Should accept every form of host pattern the upload-target check matches, lower-cased', () => {
+    const config = readConfig({ ...required, CLIP_RELAY_ALLOWED_HOSTS: '*.XboxLive.com, upload.example.com, 127.0.0.1:9000, [::1]:8080, localhost' });
+    expect(config.allowedHosts).toStrictEqual(['*.xboxlive.com', 'upload.example.com', '127.0.0.1:9000', '[::1]:8080', 'localhost']);
+  });
+
   it("Should read the stuck-clips function's bucket and threshold when they are set", () => {
     const config = readConfig({ ...required, CLIP_RELAY_BUCKET: 'clip-relay-prod-eu-west-1-clips', CLIP_RELAY_STUCK_AFTER_SECONDS: '7200' });
     expect(config).toStrictEqual({ ...readConfig(required), bucket: 'clip-relay-prod-eu-west-1-clips', stuckAfterSeconds: 7200 });
@@ -52,6 +58,15 @@ describe('Function: readConfig', () => {
     ['a bucket name S3 would refuse', { ...required, CLIP_RELAY_BUCKET: 'Clips_Bucket' }, /not an S3 bucket name .*at BUCKET/],
     ['a bucket given as an ARN', { ...required, CLIP_RELAY_BUCKET: 'arn:aws:s3:::clips' }, /BUCKET/],
     ['a zero stuck threshold', { ...required, CLIP_RELAY_STUCK_AFTER_SECONDS: '0' }, /STUCK_AFTER_SECONDS/],
+    ['a back-off cap past the longest redelivery delay', { ...required, CLIP_RELAY_BACKOFF_CAP_MS: String(MAX_REDELIVERY_DELAY_MS + 1) }, /BACKOFF_CAP_MS/],
+    ['an allowed host given as a URL', { ...required, CLIP_RELAY_ALLOWED_HOSTS: '*.xboxlive.com,https://x.com' }, /ALLOWED_HOSTS: "https:\/\/x\.com" is not a host pattern/],
+    ['an allowed host with a path', { ...required, CLIP_RELAY_ALLOWED_HOSTS: 'x.com/upload' }, /"x\.com\/upload" is not a host pattern/],
+    ['an allowed host with user info', { ...required, CLIP_RELAY_ALLOWED_HOSTS: 'me@x.com' }, /"me@x\.com" is not a host pattern/],
+    ['a wildcard inside a host', { ...required, CLIP_RELAY_ALLOWED_HOSTS: 'upload.*.com' }, /"upload\.\*\.com" is not a host pattern/],
+    ['a wildcard over a whole top-level domain', { ...required, CLIP_RELAY_ALLOWED_HOSTS: '*.com' }, /"\*\.com" is not a host pattern/],
+    ['a wildcard with a port', { ...required, CLIP_RELAY_ALLOWED_HOSTS: '*.x.com:443' }, /"\*\.x\.com:443" is not a host pattern/],
+    ['a port out of range', { ...required, CLIP_RELAY_ALLOWED_HOSTS: 'x.com:70000' }, /"x\.com:70000" has port 70000, outside 1-65535/],
+    ['commas only', { ...required, CLIP_RELAY_ALLOWED_HOSTS: ' , ' }, /ALLOWED_HOSTS: no host pattern/],
     ['a stuck threshold past the queues\' retention', { ...required, CLIP_RELAY_STUCK_AFTER_SECONDS: '1209601' }, /STUCK_AFTER_SECONDS/],
   ])('Should fail loudly on %s', (_name, env, message) => {
     const act = () => readConfig(env);

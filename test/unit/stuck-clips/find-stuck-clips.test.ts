@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { readReceipts } from '../../../lib/aws/clip-listing.ts';
-import type { ClipStore } from '../../../lib/aws/clip-store.ts';
+import { s3ClipStore, type ClipStore } from '../../../lib/aws/clip-store.ts';
 import { findStuckClips, MAX_LOGGED_STUCK_CLIPS } from '../../../lib/stuck-clips/find-stuck-clips.ts';
 import type { LogFields, RelayLogger } from '../../../lib/runtime/log.ts';
 import type { Receipt } from '../../../lib/protocol/receipt.ts';
@@ -88,7 +88,7 @@ describe('Function: findStuckClips', () => {
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
 
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
 
     const stuck = old.slice(3).map((o) => o.key);
     expect(result).toStrictEqual({ clips: 1502, committed: 1, failed: 1, unconfirmed: 1, young: 2, unreadableReceipts: 0, stuck });
@@ -116,7 +116,7 @@ describe('Function: findStuckClips', () => {
     const { clips } = fakeReceipts({ 'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed') });
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
     expect(result).toStrictEqual({ clips: 1, committed: 1, failed: 0, unconfirmed: 0, young: 0, unreadableReceipts: 0, stuck: [] });
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
     expect(lines.filter((l) => l.level !== 'INFO')).toEqual([]);
@@ -130,7 +130,7 @@ describe('Function: findStuckClips', () => {
     const { clips, reads } = fakeReceipts({ 'receipts/incoming/a.bin.json': receipt('incoming/a.bin', 'committed') });
     const { logger } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
     expect(result).toStrictEqual({ clips: 2, committed: 0, failed: 0, unconfirmed: 0, young: 2, unreadableReceipts: 0, stuck: [] });
     expect(reads).toEqual([]);
     expect(metrics.totals.get('StuckClips')).toStrictEqual({ sum: 0, count: 1, max: 0, unit: 'Count' });
@@ -150,7 +150,7 @@ describe('Function: findStuckClips', () => {
     });
     const { logger, lines } = recordingLogger();
     const metrics = recordingMetrics();
-    const result = await findStuckClips({ s3, clips, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
+    const result = await findStuckClips({ clips: { ...s3ClipStore(s3), read: clips.read }, bucket: BUCKET, incomingPrefix: 'incoming/', receiptsPrefix: 'receipts/', stuckAfterSeconds: 3600, metrics, logger, now: () => NOW });
 
     expect(result).toStrictEqual({
       clips: 4,
