@@ -194,7 +194,7 @@ describe('CLI: clip-relay status and redrive', () => {
     expect(table.stdout).toContain('committed');
     expect(table.stdout).toContain('incoming/status/committed.bin');
     expect(table.stdout).not.toContain('failed.bin');
-    expect(table.stdout).toMatch(/1 clips: 0 failed, 0 stuck, 0 unconfirmed, 0 in-flight, 1 committed/);
+    expect(table.stdout).toMatch(/1 clips: 0 failed, 0 stuck, 0 receipt-unreadable, 0 unconfirmed, 0 in-flight, 1 committed/);
   });
 
   it('Should commit a clip whose block was dead-lettered once it is re-driven, and record the re-drive', async () => {

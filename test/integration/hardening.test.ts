@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,36 @@ describe('Hardening (issue 13)', () => {
     expect(inside.map((request) => request.blockNum), figures).toStrictEqual([]);
     console.info(`hold: ${figures}`);
     expect(puts.length).toBe(17);
+  });
+});
+
+describe('Hardening: clip-relay status past a corrupt receipt', () => {
+  let relay: RelayFixture | undefined;
+  afterAll(async () => relay?.stop());
+
+  it('Should list a clip whose receipt is corrupt as such, go on with the others, and exit 2', { timeout: 60_000 }, async () => {
+    relay = await startRelayFixture({ maxBlockBytes: 64 * 1024 });
+    const keys = ['incoming/status/a-good.mp4', 'incoming/status/b-corrupt.mp4', 'incoming/status/c-good.mp4'];
+    for (const key of keys) {
+      const body = clipBytes(1000);
+      const session = relay.emulator.openSession({ fileSize: body.length });
+      await relay.stack.putClip({ key, body, ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId } });
+      await relay.stack.waitForReceipt(key);
+    }
+    await relay.stack.s3.send(new PutObjectCommand({ Bucket: relay.stack.bucket, Key: `receipts/${keys[1]}.json`, Body: '{"receiptVersion": 1, "status": "comm' }));
+
+    const result = await run(NODE, [BIN, 'status', '--endpoint', relay.stack.endpoint, '--prefix', 'status/', '--json'], { env: { PATH: process.env.PATH }, timeout: 30_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0 as number | null, stdout, stderr }),
+      (error: { code: number | null; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    );
+
+    expect(result.code, result.stderr).toBe(2);
+    const states = (JSON.parse(result.stdout) as Array<{ key: string; state: string; reason?: { code: string; message: string } }>).map(({ key, state, reason }) => ({ key, state, code: reason?.code }));
+    expect(states).toStrictEqual([
+      { key: keys[0], state: 'committed', code: undefined },
+      { key: keys[1], state: 'receipt-unreadable', code: 'RECEIPT_INVALID' },
+      { key: keys[2], state: 'committed', code: undefined },
+    ]);
   });
 });
 
