@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { FailureReasonSchema, ReceiptError } from './errors.ts';
 import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
@@ -28,9 +29,21 @@ export function sameUpload(receipt: { etag: string; uploadIdHash?: string | unde
   return receipt.uploadIdHash === undefined || upload.uploadIdHash === undefined || receipt.uploadIdHash === upload.uploadIdHash;
 }
 
-/** Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the splitter. */
+/** S3's longest key, in UTF-8 bytes. */
+export const MAX_S3_KEY_BYTES = 1024;
+/** Kept free after a receipt key for what lives beside it (`.hold`, `.redrive-<ISO time>.json`). */
+const BESIDE_RECEIPT_BYTES = 64;
+
+/**
+ * Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the
+ * splitter. Normally the clip's key + `.json`; a clip key too long for that (S3 keys end at 1024
+ * bytes, and the hold and redrive records beside the receipt add to it) gets its receipt under
+ * `by-hash/` named by the key's SHA-256. The receipt's `key` field says which clip it is.
+ */
 export function receiptKey(receiptsPrefix: string, clipKey: string): string {
-  return `${receiptsPrefix}${clipKey}.json`;
+  const plain = `${receiptsPrefix}${clipKey}.json`;
+  if (new TextEncoder().encode(plain).length + BESIDE_RECEIPT_BYTES <= MAX_S3_KEY_BYTES) return plain;
+  return `${receiptsPrefix}by-hash/${createHash('sha256').update(clipKey, 'utf8').digest('hex')}.json`;
 }
 
 /**

@@ -132,3 +132,26 @@ describe('Function: nextReceipt with upload sessions (retakes)', () => {
     expect(sameUpload(receipt, upload)).toBe(same);
   });
 });
+
+describe('Function: receiptKey near S3\'s 1024-byte key limit', () => {
+  const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+  it.each([
+    ['a short key', 'incoming/a.mp4'],
+    ['a 1024-byte ASCII key', `incoming/${'a'.repeat(1015)}`],
+    ['a key of 340 three-byte characters', `incoming/${'é'.repeat(200)}${'鍵'.repeat(200)}`.slice(0, 340)],
+    ['a key just short of the plain limit', `incoming/${'b'.repeat(1024 - 64 - 'receipts/'.length - '.json'.length - 'incoming/'.length)}`],
+    ['a key one byte over it', `incoming/${'b'.repeat(1024 - 64 - 'receipts/'.length - '.json'.length - 'incoming/'.length + 1)}`],
+  ])('Should give %s a receipt key that S3 takes, with room for the records beside it', (_name, clipKey) => {
+    const key = receiptKey('receipts/', clipKey);
+    expect(bytes(`${key}.redrive-2026-12-04T16:35:19.123Z.json`)).toBeLessThanOrEqual(1024);
+    expect(key.startsWith('receipts/')).toBe(true);
+    expect(key.endsWith('.json')).toBe(true);
+  });
+
+  it('Should keep short keys readable and give long ones distinct hashed keys', () => {
+    expect(receiptKey('receipts/', 'incoming/a.mp4')).toBe('receipts/incoming/a.mp4.json');
+    const long = (c: string) => `incoming/${c.repeat(1015)}`;
+    expect(receiptKey('receipts/', long('a'))).toMatch(/^receipts\/by-hash\/[0-9a-f]{64}\.json$/);
+    expect(receiptKey('receipts/', long('a'))).not.toBe(receiptKey('receipts/', long('b')));
+  });
+});
