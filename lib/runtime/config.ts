@@ -1,7 +1,7 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
-import { MAX_BLOCK_BYTES_CAP, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { MAX_BLOCK_BYTES_CAP, MAX_CLIP_BYTES, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
 import { hostPatternProblem } from '../protocol/upload-target.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
@@ -17,6 +17,8 @@ const ConfigSchema = z.strictObject({
   INCOMING_PREFIX: prefix('incoming/'),
   RECEIPTS_PREFIX: prefix('receipts/'),
   MAX_BLOCK_BYTES: positiveInt(2_097_152, MAX_BLOCK_BYTES_CAP),
+  // A clip without expected-blocks goes in one PUT: above this it is refused, not streamed whole.
+  MAX_SINGLE_PUT_BYTES: positiveInt(64 * 1024 * 1024, MAX_CLIP_BYTES),
   SERVICE_VERSION: z._default(z.string().check(z.regex(/^[\w.-]{1,16}$/)), '1'),
   ALLOWED_HOSTS: z._default(z.string().check(z.minLength(1)), '*.xboxlive.com'),
   PUT_CONCURRENCY: positiveInt(8, 64),
@@ -42,6 +44,8 @@ export interface RelayConfig {
   incomingPrefix: string;
   receiptsPrefix: string;
   maxBlockBytes: number;
+  /** Largest clip sent in one PUT (no expected-blocks); a larger one fails CLIP_SIZE_UNSUPPORTED. */
+  maxSinglePutBytes: number;
   serviceVersion: string;
   /** Host patterns an uploadUri may point at: `host`, `*.domain`, or `host:port`. */
   allowedHosts: string[];
@@ -86,6 +90,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     incomingPrefix: c.INCOMING_PREFIX,
     receiptsPrefix: c.RECEIPTS_PREFIX,
     maxBlockBytes: c.MAX_BLOCK_BYTES,
+    maxSinglePutBytes: c.MAX_SINGLE_PUT_BYTES,
     serviceVersion: c.SERVICE_VERSION,
     allowedHosts,
     putConcurrency: c.PUT_CONCURRENCY,

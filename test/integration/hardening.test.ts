@@ -73,6 +73,21 @@ describe('Hardening (issue 13)', () => {
     expect((await relay.stack.readReceipt(key))?.decidedAt).toBe(receipt.decidedAt);
   });
 
+  it('Should refuse a single PUT above the configured cap with a failed receipt naming expected-blocks, before any PUT', { timeout: 60_000 }, async () => {
+    const relay = await startRelayFixture({ env: { CLIP_RELAY_MAX_SINGLE_PUT_BYTES: '100000' } });
+    fixtures.push(relay);
+    const small = clipBytes(100_000);
+    const big = clipBytes(100_001);
+    const smallSession = relay.emulator.openSession({ fileSize: small.length });
+    const bigSession = relay.emulator.openSession({ fileSize: big.length });
+    await relay.stack.putClip({ key: 'incoming/single-small.mp4', body: small, ticket: { uploadUri: smallSession.uploadUri, uploadId: smallSession.uploadId } });
+    await relay.stack.putClip({ key: 'incoming/single-big.mp4', body: big, ticket: { uploadUri: bigSession.uploadUri, uploadId: bigSession.uploadId } });
+    expect(await relay.stack.waitForReceipt('incoming/single-small.mp4')).toMatchObject({ status: 'committed' });
+    const refused = await relay.stack.waitForReceipt('incoming/single-big.mp4');
+    expect(refused).toMatchObject({ status: 'failed', reason: { code: 'CLIP_SIZE_UNSUPPORTED', message: expect.stringMatching(/100001 bytes.*over the 100000-byte cap of a single PUT.*expected-blocks/) } });
+    expect(relay.emulator.stats(bigSession.uploadId).puts).toBe(0);
+  });
+
   it('Should hold every block of an upload after a 429 with Retry-After, across invocations (--concurrency 2, 16 blocks)', { timeout: 60_000 }, async () => {
     const block = 64 * 1024;
     const relay = await startRelayFixture({ maxBlockBytes: block, env: { CLIP_RELAY_PUT_CONCURRENCY: '2' } });
