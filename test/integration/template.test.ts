@@ -774,6 +774,7 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
         CLIP_RELAY_BACKOFF_CAP_MS: '60000',
         CLIP_RELAY_TOKEN_SOURCE: 'secretsmanager',
         CLIP_RELAY_TOKEN_PREFIX: '/clip-relay/ci/tokens/',
+        CLIP_RELAY_STAGE: 'ci',
         ...ownEnv(f.name, { bucket: 'clip-relay-ci-us-east-1-clips', stuckAfterSeconds: '7200' }),
       });
     }
