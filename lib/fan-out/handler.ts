@@ -45,7 +45,7 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
     // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
     const limited = createLimiter(deps.putConcurrency);
-    const invocationDeps: FanOutDeps = { ...deps, tokens, holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set() };
+    const invocationDeps: FanOutDeps = { ...deps, tokens, holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set(), committedClips: new Set(), uncachedClips: deps.clips };
     const settled = new Set<string>();
     const processing = processPartialResponse(
       event,

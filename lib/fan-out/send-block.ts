@@ -40,6 +40,10 @@ export interface FanOutDeps {
   rejectedClips?: Set<string>;
   /** Holds on uploads after a 429, shared by every invocation (S3 beside the receipts). */
   holds?: UploadHolds;
+  /** Per invocation: clips a block of which got the commit (201) in this invocation. */
+  committedClips?: Set<string>;
+  /** Reads not memoized for the invocation: a receipt written after it began (the commit's). */
+  uncachedClips?: ClipStore;
   now?: () => number;
   random?: () => number;
 }
@@ -100,6 +104,19 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
+/** Whether the upload is known committed: a block got the 201 in this invocation, or the receipt (read afresh) says so. */
+async function uploadCommitted(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
+  if (deps.committedClips?.has(clipId(message.clip.bucket, message.clip.key))) return true;
+  const stored = await (deps.uncachedClips ?? deps.clips).read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
+  if (stored === undefined) return false;
+  try {
+    const receipt = parseReceipt(stored.body);
+    return receipt.status === 'committed' && sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) });
+  } catch {
+    return false;
+  }
+}
+
 /**
  * PUTs one block and does what the verdicts say: redirects and one token refresh are followed
  * inside {@link putFollowing}; an answer's verdict ({@link classifyAnswer}) or an error's
@@ -152,6 +169,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'accepted':
       return 'accepted';
     case 'committed':
+      deps.committedClips?.add(id);
       await deps.queues.sendOutcome(outcome('committed', { answer: answerSummary(answer) }));
       deps.logger.info('clip committed', logFields);
       return 'committed';
@@ -160,6 +178,9 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
         code: 'COMMIT_UNCONFIRMED',
         message: `a retried block got ${answerSummary(answer).status} after an earlier attempt ended without a definitive answer: the upload probably committed`,
       }, answer);
+    case 'already-committed':
+      deps.logger.info(`block answered ${describeAnswer(answer)} after the upload committed: nothing to do`, logFields);
+      return 'skipped';
     case 'token-rejected':
       deps.rejectedClips?.add(id);
       return end('failed', {
@@ -249,7 +270,9 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       signal: delivery.signal,
     });
     const durationMs = Math.round(performance.now() - started);
-    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });
+    const conflict = answer.kind === 'response' && (answer.status === 409 || answer.status === 410);
+    const committed = conflict && (await uploadCommitted(message, deps));
+    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, committed, now: (deps.now ?? Date.now)() });
     deps.metrics?.addMetric('PutLatency', 'Milliseconds', durationMs);
     deps.logger.debug('block answered', {
       ...blockLogFields(message),

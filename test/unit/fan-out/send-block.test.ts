@@ -210,6 +210,31 @@ describe('Function: sendBlock', () => {
     expect(service.seen).toHaveLength(0);
   });
 
+  it.each([409, 410])('Should settle a block answered %i on its first delivery once the receipt (read afresh) says the upload committed', async (status) => {
+    const { deps, calls } = fakes({ answers: [answer(status)] });
+    const committed = receiptFromOutcome({ v: 1, status: 'committed', clip: blockMessage().clip, uploadIdHash: uploadIdHash('id'), at: '2026-11-25T10:00:04.000Z' });
+    deps.uncachedClips = { ...deps.clips, read: async () => ({ body: JSON.stringify(committed), etag: 'r2' }) };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('skipped');
+
+    expect(service.seen).toHaveLength(1);
+    expect(calls.outcomes).toStrictEqual([]);
+    expect(calls.delays).toStrictEqual([]);
+  });
+
+  it('Should settle a 409 after another block of the same invocation got the commit, and still fail a 409 with no sign of a commit', async () => {
+    const { deps, calls } = fakes({ answers: [answer(201), answer(409)] });
+    deps.committedClips = new Set();
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('committed');
+    await expect(sendBlock({ ...blockMessage(), blockNum: 0, start: 0, end: 5 }, delivery(), deps)).resolves.toBe('skipped');
+    expect(calls.outcomes.map((outcome) => outcome.status)).toStrictEqual(['committed']);
+
+    const fresh = fakes({ answers: [answer(409)] });
+    await expect(sendBlock(blockMessage(), delivery(), fresh.deps)).resolves.toBe('failed');
+    expect(fresh.calls.outcomes).toMatchObject([{ status: 'failed', reason: { code: 'SERVICE_REJECTED' } }]);
+  });
+
   it('Should hold the whole clip after a 429, for the Retry-After it was told', async () => {
     const { deps, calls } = fakes({ answers: [answer(429, { 'retry-after': '7' })] });
 

@@ -61,6 +61,19 @@ describe('Function: classifyAnswer', () => {
   });
 });
 
+describe('Function: classifyAnswer, a 409/410 once the upload is known committed', () => {
+  it.each([
+    [409, false, true, { kind: 'already-committed' }],
+    [410, false, true, { kind: 'already-committed' }],
+    [409, true, true, { kind: 'already-committed' }],
+    [409, false, false, { kind: 'permanent' }],
+    [410, true, false, { kind: 'ambiguous-after-commit' }],
+    [403, false, true, { kind: 'permanent' }],
+  ] as const)('Should classify %i (retried %s, committed %s)', (status, retried, committed, verdict) => {
+    expect(classifyAnswer(response(status), { retried, committed, now })).toStrictEqual(verdict);
+  });
+});
+
 describe('Function: parseRetryAfter', () => {
   it.each([
     ['0', 0],
