@@ -248,16 +248,12 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
   let refreshed = false;
   let tokenChanged = false;
   for (let hops = 0; ; ) {
+    // Checked just before the body is opened, so a hold another invocation set meanwhile counts
+    // (not after: an open range holds an S3 socket, and 160 blocks waiting on a hold read behind
+    // them starved the pool).
+    const heldMs = await heldForMsNow(message, deps);
+    if (heldMs !== undefined) throw new UploadHeld(heldMs);
     const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
-    // Checked last before the PUT, so a hold set meanwhile by another invocation still counts.
-    const heldMs = await heldForMsNow(message, deps).catch((error: unknown) => {
-      body.destroy();
-      throw error;
-    });
-    if (heldMs !== undefined) {
-      body.destroy();
-      throw new UploadHeld(heldMs);
-    }
     const url = blockUrl(target, message.ticket.uploadId, message.blockNum);
     const started = performance.now();
     const answer = await putBlock({

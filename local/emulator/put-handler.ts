@@ -161,6 +161,7 @@ async function applyFault(fault: FaultAction, scope: FaultScope): Promise<Reply 
     case 'status': {
       const body = await scope.readAll();
       if (!Buffer.isBuffer(body)) return body;
+      if (fault.afterMs !== undefined && !(await holdWhileConnected(req, fault.afterMs))) return NO_ANSWER;
       const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter };
       const defaultBody =
         fault.status >= 400 ? { errorCode: 'InjectedFault', errorMessage: `Scripted ${fault.status} answer.` } : undefined;

@@ -95,12 +95,13 @@ describe('Hardening (issue 13)', () => {
     const key = 'incoming/held.mp4';
     const body = clipBytes(16 * block);
     // Every block answers after 300 ms, so each invocation of 8 blocks at 2 PUTs at a time is still
-    // starting PUTs when block 1 is told 429 with Retry-After: 3.
+    // starting PUTs when block 1 is told 429 with Retry-After: 3, 150 ms in: between two waves of
+    // PUT starts, so none of them races the hold's recording.
     const slow = Object.fromEntries(Array.from({ length: 16 }, (_, n) => [n, { answers: [{ stallMs: 300 }] }]));
     const session = relay.emulator.openSession({
       fileSize: body.length,
       expectedBlocks: 16,
-      faults: { blocks: { ...slow, 1: { answers: [{ status: 429, retryAfter: '3' }] } } },
+      faults: { blocks: { ...slow, 1: { answers: [{ status: 429, retryAfter: '3', afterMs: 150 }] } } },
     });
     await relay.stack.putClip({ key, body, ticket: { uploadUri: session.uploadUri, uploadId: session.uploadId, expectedBlocks: 16 } });
     const receipt = await relay.stack.waitForReceipt(key, { timeoutMs: 40_000 });
