@@ -2,7 +2,6 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,7 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { uploadIdHash } from '../../lib/protocol/correlation.ts';
 import { holdKey, parseHold } from '../../lib/protocol/upload-hold.ts';
 import { startTransferEmulator, type TransferEmulator } from '../../local/emulator/transfer-service.ts';
+import { createLambdaContext } from '../../local/event-source/lambda-context.ts';
+import { s3ObjectCreatedEvent } from '../../local/event-source/s3-event.ts';
 import { parseLogLines } from '../helpers/log-lines.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';
 
 const run = promisify(execFile);
@@ -65,8 +67,8 @@ describe('Hardening (issue 13)', () => {
     // The same object's event again (same ETag, same session): settled, no PUT.
     const invocations = relay.stack.usage.fanOut.invocations;
     await relay.stack.handlers.splitter(
-      (await import('../../local/event-source/s3-event.ts')).s3ObjectCreatedEvent({ bucket: relay.stack.bucket, key, size: body.length, eTag: receipt.etag }),
-      (await import('../../local/event-source/lambda-context.ts')).createLambdaContext({ functionName: 'splitter', timeoutSeconds: 30 }),
+      s3ObjectCreatedEvent({ bucket: relay.stack.bucket, key, size: body.length, eTag: receipt.etag }),
+      createLambdaContext({ functionName: 'splitter', timeoutSeconds: 30 }),
     );
     await until('the duplicate blocks to be settled', () => (relay.stack.usage.fanOut.invocations > invocations && relay.stack.queueCounts(relay.stack.queues.blocks).inflight === 0 && relay.stack.queueCounts(relay.stack.queues.blocks).ready === 0 ? true : undefined), 20_000);
     expect(relay.emulator.stats(retake.uploadId).puts).toBe(3);
@@ -199,15 +201,6 @@ describe('Hardening: clip-relay relay with a refused token', () => {
     expect(`${result.stdout}${result.stderr}`).not.toContain('this-token-is-refused');
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Starts `clip-relay dev --no-emulator` over `dataDir`, trusting the test's emulator on 127.0.0.1. */
 async function startDev(port: number, dataDir: string) {
