@@ -199,6 +199,7 @@ describe('Hardening: clip-relay relay with a refused token', () => {
     expect(puts.length, `at most 2 PUTs per block; ${figures}`).toBeLessThanOrEqual(8);
     expect(puts.every((put) => put.status === 401)).toBe(true);
     expect(`${result.stdout}${result.stderr}`).not.toContain('this-token-is-refused');
+    console.info(`refused token: ${figures}`);
   });
 });
 
