@@ -30,27 +30,29 @@ function nodeOptions(name: string): Record<string, string> {
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** A function's figures: its zip, and median cold-load times of the bundle and of its AWS SDK alone. */
+/** A function's figures: its zip, and cold-load times of the bundle and of its AWS SDK alone. */
 export interface BundleFigures {
   bundleKiB: number;
+  /** Median ms to import the bundle and build its handler in a fresh Node process. */
   initMs: number;
-  /** The same-run baseline: importing only the @aws-sdk clients the bundle imports. */
+  /** The same-run baseline: median ms to import only the @aws-sdk clients the bundle imports. */
   sdkInitMs: number;
+  /** Ours on top of the SDK: the median of (bundle − SDK) over pairs of probes run back to back. */
+  initOverSdkMs: number;
   sdkClients: string[];
 }
 
-/** Median milliseconds of `runs` fresh Node processes each running `probe` (it prints its own time). */
-async function medianProbe(probe: string, runs: number, env: Record<string, string>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-    times.push(Number(stdout));
-  }
-  return median(times);
+/** Milliseconds of one fresh Node process running `probe` (it prints its own time). */
+async function probeOnce(probe: string, env: Record<string, string>): Promise<number> {
+  const { stdout } = await run(join(BIN, 'node'), ['--input-type=module', '-e', probe], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+  return Number(stdout);
 }
 
-/** Zipped KiB and median init milliseconds (of `runs` fresh processes) per function. */
-export async function measureBundles(runs = 5): Promise<Record<string, BundleFigures>> {
+/**
+ * Zipped KiB and init milliseconds per function, from `runs` pairs of fresh processes: the bundle,
+ * then its SDK clients alone, back to back, so load on a shared machine hits both alike.
+ */
+export async function measureBundles(runs = 9): Promise<Record<string, BundleFigures>> {
   const out = await mkdtemp(join(tmpdir(), 'clip-relay-bench-pkg-'));
   // Unpacked under node_modules so the bundles' external @aws-sdk imports resolve, as in the runtime.
   const unpacked = join(ROOT, 'node_modules/.cache/clip-relay-bench');
@@ -65,19 +67,20 @@ export async function measureBundles(runs = 5): Promise<Record<string, BundleFig
       await run('unzip', ['-q', '-o', join(out, zip), '-d', dir]);
       const bundle = join(dir, 'functions', `${name}.mjs`);
       const env = { ...FUNCTION_ENV, ...nodeOptions(name) };
-      const initMs = await medianProbe(
-        `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`,
-        runs,
-        env,
-      );
+      const bundleProbe = `const t = performance.now(); const m = await import(${JSON.stringify(bundle)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now() - t));`;
       // The runtime provides these; their load time is the floor under any bundle that imports them.
       const sdkClients = [...new Set([...(await readFile(bundle, 'utf8')).matchAll(/from\s*"(@aws-sdk\/client-[a-z0-9-]+)"/g)].map((m) => m[1]!))].sort();
-      const sdkInitMs = await medianProbe(
-        `const t = performance.now(); for (const m of ${JSON.stringify(sdkClients)}) await import(m); process.stdout.write(String(performance.now() - t));`,
-        runs,
-        env,
-      );
-      results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs, sdkInitMs, sdkClients };
+      const sdkProbe = `const t = performance.now(); for (const m of ${JSON.stringify(sdkClients)}) await import(m); process.stdout.write(String(performance.now() - t));`;
+      const bundleMs: number[] = [];
+      const sdkMs: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        bundleMs.push(await probeOnce(bundleProbe, env));
+        sdkMs.push(await probeOnce(sdkProbe, env));
+      }
+      const initMs = median(bundleMs);
+      const sdkInitMs = median(sdkMs);
+      const initOverSdkMs = median(bundleMs.map((ms, i) => ms - sdkMs[i]!));
+      results[name] = { bundleKiB: (await stat(join(out, zip))).size / 1024, initMs, sdkInitMs, initOverSdkMs, sdkClients };
     }
     return results;
   } finally {

@@ -42,7 +42,13 @@ export interface SqsEventSourceOptions {
   onInvocationError?: ((error: unknown, event: SQSEvent) => void) | undefined;
   /** Called when talking to SQS fails (the poller retries with back-off); default logs to stderr. */
   onPollerError?: ((error: unknown) => void) | undefined;
-  /** Long-poll wait of each ReceiveMessage, whole seconds 0–20, default 1: it bounds how long `stop()` takes. */
+  /**
+   * Long-poll wait of each ReceiveMessage, whole seconds 0–20. Default 20, as Lambda's pollers
+   * long-poll: an idle queue costs one receive per poller per 20 s, not one per second.
+   * `stop()` aborts a receive still waiting. (fauxqs does not notice the closed connection: a
+   * message sent to the queue within that receive's wait is still taken by it and reappears after
+   * its visibility timeout, as from any consumer that drops a long poll.)
+   */
   pollWaitSeconds?: number | undefined;
 }
 
@@ -92,7 +98,7 @@ const SHORT_POLL_IDLE_MS = 50;
 export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSource {
   const isFifo = options.queueArn.endsWith('.fifo');
   const windowSeconds = options.maximumBatchingWindowSeconds ?? 0;
-  const pollWaitSeconds = options.pollWaitSeconds ?? 1;
+  const pollWaitSeconds = options.pollWaitSeconds ?? 20;
   validateOptions(options, isFifo, windowSeconds, pollWaitSeconds);
 
   const recordSource = {
@@ -110,6 +116,9 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
   const settledWaiters = new Set<() => void>();
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  // Ends the long polls still waiting when stop() is called.
+  const stopPolling = new AbortController();
+  const pendingDeletes = new Set<Promise<void>>();
 
   const ready = checkQueue(options);
   const polling = ready.then(
@@ -129,6 +138,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
           await sleeper.sleep(SHORT_POLL_IDLE_MS);
         }
       } catch (error) {
+        if (stopping) break;
         reportPollerError(error);
         consecutiveFailures += 1;
         await sleeper.sleep(Math.min(2000, 50 * 2 ** consecutiveFailures));
@@ -149,7 +159,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         more = await receive(Math.min(MAX_RECEIVE, options.batchSize - messages.length), waitSeconds);
       } catch (error) {
         // Invoke with what is already held rather than let it sit invisible until its timeout.
-        reportPollerError(error);
+        if (!stopping) reportPollerError(error);
         break;
       }
       messages.push(...more);
@@ -167,6 +177,7 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
+      { abortSignal: stopPolling.signal },
     );
     return response.Messages ?? [];
   }
@@ -186,9 +197,16 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
     const outcome = await invokeWithTimeout(options.handler, event, context, options.functionTimeoutSeconds);
     const succeeded = succeededRecords(outcome, records, event);
     stats.failedRecords += records.length - succeeded.length;
-    await deleteRecords(succeeded);
-    settledInvocations += 1;
-    for (const notify of [...settledWaiters]) notify();
+    const deleted = deleteRecords(succeeded).then(() => {
+      settledInvocations += 1;
+      for (const notify of [...settledWaiters]) notify();
+    });
+    // On a standard queue the poller polls again while the delete is on its way: Lambda deletes
+    // a batch once the function succeeded, and nothing it documents waits for that delete. On a
+    // FIFO queue the delete is what releases the message group, so the next receive waits for it.
+    if (isFifo) return deleted;
+    pendingDeletes.add(deleted);
+    void deleted.finally(() => pendingDeletes.delete(deleted));
   }
 
   function succeededRecords(outcome: InvocationOutcome, records: LambdaSqsRecord[], event: SQSEvent): LambdaSqsRecord[] {
@@ -258,11 +276,12 @@ export function startSqsEventSource(options: SqsEventSourceOptions): SqsEventSou
       stopped ??= (async () => {
         stopping = true;
         sleeper.wakeAll();
-        // The pollers end on their own (a receive lasts pollWaitSeconds, an invocation at most its
-        // timeout); the bound only guards against an SQS endpoint that stopped answering.
-        const boundMs = (pollWaitSeconds + windowSeconds + options.functionTimeoutSeconds) * 1000 + 5000;
+        stopPolling.abort();
+        // The pollers end on their own (a waiting receive is aborted, an invocation lasts at most
+        // its timeout); the bound only guards against an SQS endpoint that stopped answering.
+        const boundMs = (windowSeconds + options.functionTimeoutSeconds) * 1000 + 5000;
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([polling, new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
+        await Promise.race([polling.then(() => Promise.all(pendingDeletes)), new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)))]);
         clearTimeout(timer);
       })();
       return stopped;

@@ -23,7 +23,7 @@ export interface FauxqsHarnessOptions<Client> {
 
 /**
  * Starts a fauxqs server and one client for it before the file's tests, and afterwards stops every
- * tracked event source (all at once: stopping waits out a long poll), the client and the server.
+ * tracked event source, the client and the server.
  * Call it at the top level of a test file; read `server` and `client` only inside tests and hooks.
  */
 export function useFauxqsHarness<Client extends { destroy(): void }>(options: FauxqsHarnessOptions<Client>) {

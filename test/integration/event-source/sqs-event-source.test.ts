@@ -1,11 +1,11 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { startSqsEventSource, type SqsEventSourceOptions } from '../../../local/event-source/sqs-event-source.ts';
-import { useSqsSourceHarness } from '../../helpers/sqs-source-harness.ts';
+import { FAUXQS_CLIENT_CONFIG, useSqsSourceHarness } from '../../helpers/sqs-source-harness.ts';
 
-// Poller errors are checked after each test; the sources are all stopped at once after the last,
-// since stopping waits out a long poll.
+// Poller errors are checked after each test; the sources are all stopped at once after the last.
 const harness = useSqsSourceHarness({ functionName: 'fan-out', checkPollerErrors: 'afterEach', waitTimeoutMs: 5000 });
 const { createQueue, sourceOptions, start, send, sendBodies, depth, waitUntil } = harness;
 
@@ -155,6 +155,76 @@ describe.concurrent('startSqsEventSource', () => {
 
     expect(maxRunning).toBe(expectedMaxRunning);
     expect(source.stats).toEqual({ invocations: messages, records: messages, failedRecords: 0, timeouts: 0, errors: 0 });
+  });
+
+  it("long-polls an idle queue as Lambda's pollers do (one receive per poller per 20 s), and stop() ends the waits at once", async () => {
+    const queue = createQueue();
+    const waits: number[] = [];
+    const sqs = new SQSClient({ endpoint: harness.server.address, ...FAUXQS_CLIENT_CONFIG, useQueueUrlAsEndpoint: false });
+    sqs.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { WaitTimeSeconds?: number };
+        if (input.WaitTimeSeconds !== undefined) waits.push(input.WaitTimeSeconds);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const { handler, seen } = recordingHandler();
+    const source = startSqsEventSource(sourceOptions(queue, { sqs, handler, maximumConcurrency: 2 }));
+    await source.ready;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const stopping = Date.now();
+    await source.stop();
+
+    expect(Date.now() - stopping).toBeLessThan(1000);
+    expect(waits).toEqual([20, 20]);
+    expect(seen).toEqual([]);
+    sqs.destroy();
+  });
+
+  it.each([
+    ['a standard queue: the next batch is taken while the delete is on its way', {}, true],
+    ['a FIFO queue: the next receive waits for the delete, which releases the group', { FifoQueue: 'true' }, false],
+  ])('one poller, %s', async (_name, attributes, overlaps) => {
+    const fifo = 'FifoQueue' in attributes;
+    const queue = createQueue(attributes, fifo ? `overlap-${Date.now()}.fifo` : undefined);
+    const events: string[] = [];
+    const sqs = new SQSClient({ endpoint: harness.server.address, ...FAUXQS_CLIENT_CONFIG, useQueueUrlAsEndpoint: false });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'DeleteMessageBatchCommand') return next(args);
+        events.push('delete sent');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const result = await next(args);
+        events.push('delete done');
+        return result;
+      },
+      { step: 'initialize' },
+    );
+    await send(queue.queueUrl, ['a', 'b'].map((body) => ({ MessageBody: body, ...(fifo && { MessageGroupId: 'g', MessageDeduplicationId: body }) })));
+    const source = startSqsEventSource(
+      sourceOptions(queue, {
+        sqs,
+        handler: async (event) => {
+          events.push(`invoked ${event.Records.map((record) => record.body).join()}`);
+        },
+        batchSize: 1,
+        maximumConcurrency: 2,
+        pollers: 1,
+      }),
+    );
+
+    await source.waitForInvocations(2);
+    await source.stop();
+    sqs.destroy();
+
+    expect(events).toEqual(
+      overlaps
+        ? ['invoked a', 'delete sent', 'invoked b', 'delete sent', 'delete done', 'delete done']
+        : ['invoked a', 'delete sent', 'delete done', 'invoked b', 'delete sent', 'delete done'],
+    );
+    expect(depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
   });
 
   it('also works with short polling (pollWaitSeconds 0), and then stops almost at once', async () => {
@@ -357,9 +427,11 @@ describe.concurrent('startSqsEventSource', () => {
     await sendBodies(queue.queueUrl, ['in-flight']);
     let started = false;
     let finished = false;
+    const bodiesSeen: string[] = [];
     const source = startSqsEventSource(
       sourceOptions(queue, {
-        handler: async () => {
+        handler: async (event) => {
+          bodiesSeen.push(...event.Records.map((record) => record.body));
           started = true;
           await new Promise((resolve) => setTimeout(resolve, 300));
           finished = true;
@@ -377,6 +449,11 @@ describe.concurrent('startSqsEventSource', () => {
     expect(depth(queue.name)).toEqual({ ready: 0, inflight: 0, delayed: 0 });
     await sendBodies(queue.queueUrl, ['after-stop']);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(depth(queue.name)).toEqual({ ready: 1, inflight: 0, delayed: 0 });
+    // Nothing is invoked or deleted after stop(). The other poller's aborted long poll may still
+    // take the message on fauxqs (it does not notice the closed connection): then it waits out its
+    // visibility timeout, as after any consumer that drops a long poll.
+    expect(bodiesSeen).toEqual(['in-flight']);
+    const after = depth(queue.name);
+    expect(after.ready + after.inflight).toBe(1);
   });
 });
