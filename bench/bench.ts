@@ -434,7 +434,7 @@ async function planFourGiB(): Promise<number> {
     const started = performance.now();
     const result = await splitClip(
       { bucket: 'b', key: 'incoming/4gib.mp4', etag: 'e', eventTime: new Date().toISOString() },
-      { clips, queues: sqsRelayQueues(sqs, { blocksQueueUrl: blocks.queueUrl, outcomesQueueUrl: outcomes.queueUrl }), config: { incomingPrefix: 'incoming/', maxBlockBytes: BLOCK_BYTES, allowedHosts: ['*.xboxlive.com'] }, logger: silent },
+      { clips, queues: sqsRelayQueues(sqs, { blocksQueueUrl: blocks.queueUrl, outcomesQueueUrl: outcomes.queueUrl }), config: { incomingPrefix: 'incoming/', maxBlockBytes: BLOCK_BYTES, maxSinglePutBytes: MAX_CLIP_BYTES, allowedHosts: ['*.xboxlive.com'] }, logger: silent },
     );
     const ms = performance.now() - started;
     if (result.kind !== 'enqueued' || result.blocks !== 2048) throw new Error(`4 GiB plan: ${JSON.stringify(result)}`);

@@ -45,7 +45,12 @@ export async function runDev(options: DevOptions, stopSignal: AbortSignal): Prom
       logLevel: options.logLevel,
       logSink,
       ...(allowHosts.length > 0 && { env: { CLIP_RELAY_ALLOWED_HOSTS: ['*.xboxlive.com', ...allowHosts].join(',') } }),
-      ...(dataDir !== undefined && { dataDir: join(dataDir, 'sqs'), s3StorageDir: join(dataDir, 's3'), skipExistingClips: true }),
+      ...(dataDir !== undefined && {
+        dataDir: join(dataDir, 'sqs'),
+        s3StorageDir: join(dataDir, 's3'),
+        deliveredClipsFile: join(dataDir, 'delivered-clips.json'),
+        releaseInFlight: true,
+      }),
     });
   } catch (error) {
     await broker?.close();
@@ -62,7 +67,7 @@ export async function runDev(options: DevOptions, stopSignal: AbortSignal): Prom
     out(`  transfer emulator  ${emulator.url}  (strict PROTOCOL.md service; allowed as 127.0.0.1)`);
     out(`  open a session     curl -s -X POST ${broker.url}/sessions -d '{"fileSize": <bytes>, "expectedBlocks": <n>}'`);
   }
-  out(`  state              ${dataDir === undefined ? 'in memory: gone when this stops (--data-dir keeps it)' : `kept in ${dataDir}; clips already there are not relayed again`}`);
+  out(`  state              ${dataDir === undefined ? 'in memory: gone when this stops (--data-dir keeps it)' : `kept in ${dataDir}; after a restart, work in flight resumes and clips dropped meanwhile are relayed`}`);
   out();
   out('Point a pipeline at it:');
   out(`  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_ACCESS_KEY_ID=${credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${credentials.secretAccessKey}`);

@@ -7,7 +7,7 @@ import { runDev } from './dev.ts';
 import { EXIT, exitCodeFor, UsageError } from './exit-codes.ts';
 import { redriveClips, redriveDeadLetters } from './redrive.ts';
 import { relayFile } from './relay.ts';
-import { CLIP_STATES, readStatuses, statusTable } from './status.ts';
+import { CLIP_STATES, PROBLEM_STATES, readStatuses, statusTable } from './status.ts';
 import { resolveTarget, type TargetOptions } from './target.ts';
 
 const MiB = 1024 * 1024;
@@ -111,7 +111,7 @@ export function buildProgram() {
   withTarget(
     program
       .command('status')
-      .description('List clips with their state (committed, failed, unconfirmed, in-flight, stuck). Exits 2 when any listed clip is failed or stuck.')
+      .description('List clips with their state (committed, failed, unconfirmed, in-flight, stuck, receipt-unreadable). Exits 2 when any listed clip is failed, stuck or has an unreadable receipt.')
       .option('--prefix <prefix>', 'only keys starting with this, inside the incoming prefix')
       .option('--state <state>', `only clips in this state (repeatable: ${CLIP_STATES.join(', ')})`, collectState, [])
       .option('--stuck-after <seconds>', 'a clip with no receipt is stuck after this long', positiveInt('--stuck-after'), STUCK_AFTER_SECONDS)
@@ -123,7 +123,7 @@ export function buildProgram() {
       const states = opts.state;
       const shown = states.length === 0 ? all : all.filter((status) => states.includes(status.state));
       process.stdout.write(opts.json ? `${JSON.stringify(shown)}\n` : `${statusTable(shown)}\n`);
-      process.exitCode = shown.some((status) => status.state === 'failed' || status.state === 'stuck') ? EXIT.failed : 0;
+      process.exitCode = shown.some((status) => PROBLEM_STATES.includes(status.state)) ? EXIT.failed : 0;
     } finally {
       target.close();
     }

@@ -62,7 +62,7 @@ export async function relayFile(options: RelayFileOptions, stderr: NodeJS.WriteS
   let plannedBlocks: number | undefined;
   let blockSize = size;
   try {
-    const plan = planBlocks({ fileSize: size, maxBlockBytes: stack.config.maxBlockBytes, expectedBlocks: options.ticket.expectedBlocks });
+    const plan = planBlocks({ fileSize: size, maxBlockBytes: stack.config.maxBlockBytes, maxSinglePutBytes: stack.config.maxSinglePutBytes, expectedBlocks: options.ticket.expectedBlocks });
     plannedBlocks = plan.blocks.length;
     blockSize = plan.blockSize;
   } catch {

@@ -9,5 +9,10 @@ import { readConfig } from '../lib/runtime/config.ts';
 export function awsRuntime() {
   const config = readConfig(process.env);
   const { s3, sqs } = createAwsClients();
-  return { config, s3, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger(), metrics: new Metrics() };
+  return { config, s3, clips: s3ClipStore(s3), queues: sqsRelayQueues(sqs, config), logger: new Logger(), metrics: relayMetrics(config) };
+}
+
+/** Powertools metrics with the stage as a default dimension beside the service, as the alarms and dashboard read them. */
+export function relayMetrics(config: Pick<ReturnType<typeof readConfig>, 'stage'>): Metrics {
+  return new Metrics(config.stage === undefined ? {} : { defaultDimensions: { stage: config.stage } });
 }

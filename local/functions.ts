@@ -47,8 +47,8 @@ export interface LocalFunctionsOptions {
   logLevel?: string;
   logSink?: LogSink;
   s3PollIntervalMs?: number;
-  /** Treat clips already in the bucket as delivered (a restart over persisted state). */
-  skipExistingClips?: boolean;
+  /** Where the S3 event source records the clips whose event was handled, across restarts (see S3EventSourceOptions.deliveredFile). */
+  deliveredClipsFile?: string;
   /** Which functions get an event source here; default all (a worker process may run only one). `stuckClips` has none. */
   run?: readonly FunctionName[];
   /**
@@ -160,7 +160,7 @@ export async function startLocalFunctions(options: LocalFunctionsOptions) {
           functionTimeoutSeconds: settings.splitter.timeoutSeconds,
           handler: handlers.splitter,
           pollIntervalMs: options.s3PollIntervalMs ?? 100,
-          skipExisting: options.skipExistingClips ?? false,
+          ...(options.deliveredClipsFile !== undefined && { deliveredFile: options.deliveredClipsFile }),
           onInvocationError: splitterGaveUp,
           onPollerError: reportPollerError('splitter'),
         })

@@ -18,6 +18,9 @@ export interface LocalQueues {
 /** Creates the queues of serverless.yml in fauxqs, with the same attributes and redrive policies. */
 export function createLocalQueues(fauxqs: Fauxqs, settings: Settings): LocalQueues {
   const queue = (name: string, attributes: Record<string, string>): LocalQueue => {
+    // A queue restored from persisted state keeps its messages: creating it again would empty it.
+    const restored = fauxqs.inspectQueue(name);
+    if (restored !== undefined) return { name, url: restored.url, arn: restored.arn };
     const created = fauxqs.createQueue(name, { attributes });
     return { name, url: created.queueUrl, arn: created.queueArn };
   };

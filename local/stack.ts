@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { releaseInFlight } from './release-in-flight.ts';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startFauxqs } from 'fauxqs';
 import { createAwsClients } from '../lib/aws/clients.ts';
@@ -36,8 +37,16 @@ export interface LocalStackOptions {
   s3StorageDir?: string;
   /** How often the stand-in for S3 notifications lists the bucket; default 100 ms. */
   s3PollIntervalMs?: number;
-  /** Treat clips already in the bucket as delivered (a restart over persisted state). */
-  skipExistingClips?: boolean;
+  /**
+   * A restart over persisted state (`dataDir`): the file where the S3 event source records the
+   * clips whose event was handled, so clips dropped while nothing ran still get theirs.
+   */
+  deliveredClipsFile?: string;
+  /**
+   * This stack is the only consumer of its persisted queues: messages a previous run had
+   * received (and a crash left invisible for up to the visibility timeout) are made visible at start.
+   */
+  releaseInFlight?: boolean;
 }
 
 /** What is in a queue right now. */
@@ -59,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
   const settings = loadSettings();
   options.adjustSettings?.(settings);
   const bucket = options.bucket ?? 'clip-relay-local';
+  if (options.releaseInFlight === true && options.dataDir !== undefined) releaseInFlight(options.dataDir);
   const fauxqs = await startFauxqs({
     port: options.port ?? 0,
     logger: false,
@@ -88,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions = {}) {
     ...(options.logLevel !== undefined && { logLevel: options.logLevel }),
     ...(options.logSink !== undefined && { logSink: options.logSink }),
     ...(options.s3PollIntervalMs !== undefined && { s3PollIntervalMs: options.s3PollIntervalMs }),
-    ...(options.skipExistingClips !== undefined && { skipExistingClips: options.skipExistingClips }),
+    ...(options.deliveredClipsFile !== undefined && { deliveredClipsFile: options.deliveredClipsFile }),
   });
   const { splitter, fanOut, finalizer, deadLetter, splitterFailures } = functions.sources;
   if (!splitter || !fanOut || !finalizer || !deadLetter || !splitterFailures) throw new Error('the embedded stack runs all four functions');

@@ -59,6 +59,8 @@ export function sqsRelayQueues(sqs: SQSClient, urls: { blocksQueueUrl: string; o
               clipId(outcome.clip.bucket, outcome.clip.key),
               outcome.clip.versionId ?? '',
               outcome.clip.etag,
+              // A retake (same bytes, new session) is another upload, not a duplicate.
+              outcome.uploadIdHash ?? '',
               outcome.status,
               outcome.blockNum ?? '',
               outcome.reason?.code ?? '',

@@ -4,8 +4,39 @@ import { TokenError } from '../protocol/errors.ts';
 
 /** Gives the Authorization header value for a ticket's token-ref. */
 export interface TokenProvider {
-  /** `forceFetch` bypasses any cache: used once after a 401. @throws TokenError */
-  authorization(tokenRef: string, options?: { forceFetch?: boolean }): Promise<string>;
+  /**
+   * `forceFetch` bypasses any cache: used once after a 401. `replacing` names the value the 401
+   * refused, so a refresh another block already made is taken as is. @throws TokenError
+   */
+  authorization(tokenRef: string, options?: { forceFetch?: boolean; replacing?: string }): Promise<string>;
+}
+
+/**
+ * `tokens` with fetches shared by concurrent blocks: calls for one token-ref while a fetch is
+ * under way wait for that fetch, and a forced refresh whose refused value was already replaced
+ * by another block's refresh takes the new value without fetching. One fetch, not one per block.
+ */
+export function shareTokenFetches(tokens: TokenProvider): TokenProvider {
+  const pending = new Map<string, Promise<string>>();
+  const latest = new Map<string, string>();
+  return {
+    authorization(tokenRef, { forceFetch = false, replacing } = {}) {
+      const known = latest.get(tokenRef);
+      if (forceFetch && replacing !== undefined && known !== undefined && known !== replacing) return Promise.resolve(known);
+      const id = `${forceFetch ? 'force' : 'cached'}:${tokenRef}`;
+      let fetch = pending.get(id);
+      if (fetch === undefined) {
+        fetch = tokens.authorization(tokenRef, { forceFetch }).then((value) => {
+          latest.set(tokenRef, value);
+          return value;
+        });
+        const settle = () => pending.delete(id);
+        fetch.then(settle, settle);
+        pending.set(id, fetch);
+      }
+      return fetch;
+    },
+  };
 }
 
 const TOKEN_REF = /^[\w.-]{1,128}$/;

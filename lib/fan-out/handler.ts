@@ -3,6 +3,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSRecord } from 'aws-lambda';
 import { sqsBatchHandler } from '../runtime/sqs-handler.ts';
 import { memoizeReads } from '../aws/clip-store.ts';
+import { shareTokenFetches } from '../aws/token-provider.ts';
+import { s3UploadHolds } from '../aws/upload-holds.ts';
 import { createLimiter } from '../runtime/concurrency.ts';
 import { settleInvalidMessage } from '../runtime/invalid-message.ts';
 import { parseBlockMessage } from '../protocol/messages.ts';
@@ -21,6 +23,8 @@ function deadlineMarginMs(remainingMs: number): number {
  * records settled so far are deleted, only the others come back (a timeout would fail them all).
  */
 export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConcurrency: number }) {
+  // Read fresh before every PUT: a hold another invocation set must stop this one's blocks.
+  const holds = deps.holds ?? s3UploadHolds(deps.clips, deps.config.receiptsPrefix);
   async function sendRecord(record: SQSRecord, signal: AbortSignal, invocationDeps: FanOutDeps): Promise<unknown> {
     let message;
     try {
@@ -39,7 +43,9 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
     // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
     const limited = createLimiter(deps.putConcurrency);
-    const invocationDeps: FanOutDeps = { ...deps, clips: memoizeReads(deps.clips), clipBackoff: new Map() };
+    // Per invocation: one token fetch for the blocks that need it at once; a fetch that hangs
+    // holds this invocation only (its deadline ends it), never the environment's later ones.
+    const invocationDeps: FanOutDeps = { ...deps, tokens: shareTokenFetches(deps.tokens), holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set(), committedClips: new Set(), uncachedClips: deps.clips };
     const settled = new Set<string>();
     const processing = processPartialResponse(
       event,

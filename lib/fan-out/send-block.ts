@@ -1,6 +1,8 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayQueues } from '../aws/queues.ts';
 import type { TokenProvider } from '../aws/token-provider.ts';
+import type { UploadHolds } from '../aws/upload-holds.ts';
+import { heldForMs } from '../protocol/upload-hold.ts';
 import type { RelayConfig } from '../runtime/config.ts';
 import { ClipRelayError, describeError, RetryLaterError, UploadTargetRefusedError, type FailureReason } from '../protocol/errors.ts';
 import { MAX_REDIRECTS } from '../protocol/limits.ts';
@@ -9,7 +11,7 @@ import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type RelayMetrics } from '../runtime/metrics.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
 import type { BlockMessage, OutcomeMessage, OutcomeStatus } from '../protocol/messages.ts';
-import { parseReceipt, receiptKey } from '../protocol/receipt.ts';
+import { parseReceipt, receiptKey, sameUpload } from '../protocol/receipt.ts';
 import { retryDelayMs } from '../protocol/backoff.ts';
 import { classifyAnswer, classifyFailure, type Verdict } from '../protocol/classify.ts';
 import type { UploadDispatcher } from '../http/http.ts';
@@ -34,6 +36,14 @@ export interface FanOutDeps {
    * rate-limits per user and title, so the whole clip waits, not just the block that was told.
    */
   clipBackoff?: Map<string, number>;
+  /** Per invocation: clips ended TOKEN_REJECTED by one of their blocks; their other blocks stop. */
+  rejectedClips?: Set<string>;
+  /** Holds on uploads after a 429, shared by every invocation (S3 beside the receipts). */
+  holds?: UploadHolds;
+  /** Per invocation: clips a block of which got the commit (201) in this invocation. */
+  committedClips?: Set<string>;
+  /** Reads not memoized for the invocation: a receipt written after it began (the commit's). */
+  uncachedClips?: ClipStore;
   now?: () => number;
   random?: () => number;
 }
@@ -50,10 +60,32 @@ export type BlockResult = 'accepted' | 'committed' | 'failed' | 'unconfirmed' | 
 
 /** A final answer: redirects and a first 401 are followed inside {@link putFollowing}. */
 type FinalVerdict = Exclude<Verdict, { kind: 'redirect' } | { kind: 'refresh-token' }>;
-type Settled = { verdict: FinalVerdict; answer: PutAnswer };
+type Settled = { verdict: FinalVerdict; answer: PutAnswer; tokenChanged: boolean };
+
+/** The upload is held after a 429 for `waitMs` more: the block goes back to SQS until then, unsent. */
+class UploadHeld extends RetryLaterError {
+  readonly waitMs: number;
+  constructor(waitMs: number) {
+    super(`the upload is held for ${waitMs} ms after a 429 from the transfer service`);
+    this.waitMs = waitMs;
+  }
+}
+
+/** How long this block must still wait under a hold on its upload (this invocation's or any other's). */
+async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<number | undefined> {
+  const now = (deps.now ?? Date.now)();
+  const id = clipId(message.clip.bucket, message.clip.key);
+  const local = deps.clipBackoff?.get(id);
+  if (local !== undefined && local > now) return local - now;
+  if (deps.holds === undefined) return undefined;
+  const hold = await deps.holds.read(message.clip.bucket, message.clip.key);
+  const waitMs = heldForMs(hold, uploadIdHash(message.ticket.uploadId), now);
+  if (waitMs !== undefined) deps.clipBackoff?.set(id, now + waitMs);
+  return waitMs;
+}
 
 /**
- * True when this block no longer needs sending: the clip (this version) is committed, or it
+ * True when this block no longer needs sending: the clip (this version, this session) is committed, or it
  * ended failed/unconfirmed after the block was planned. A block planned later than such a
  * receipt belongs to a redrive, which may still turn the clip into a commit. A corrupt receipt
  * settles nothing: the block is sent, and the finalizer replaces that receipt.
@@ -68,8 +100,21 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
     deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) });
     return false;
   }
-  if (receipt.etag !== message.clip.etag) return false;
+  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) })) return false;
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
+}
+
+/** Whether the upload is known committed: a block got the 201 in this invocation, or the receipt (read afresh) says so. */
+async function uploadCommitted(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
+  if (deps.committedClips?.has(clipId(message.clip.bucket, message.clip.key))) return true;
+  const stored = await (deps.uncachedClips ?? deps.clips).read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
+  if (stored === undefined) return false;
+  try {
+    const receipt = parseReceipt(stored.body);
+    return receipt.status === 'committed' && sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) });
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -92,6 +137,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
 
   const id = clipId(message.clip.bucket, message.clip.key);
   if (delivery.signal?.aborted) throw new RetryLaterError('the invocation reached its deadline before this block started');
+  if (deps.rejectedClips?.has(id)) return 'skipped';
   const heldUntil = deps.clipBackoff?.get(id);
   if (heldUntil !== undefined && heldUntil > now()) {
     return retryOrFail('the clip is backing off after a 429 from the transfer service', { retryAfterMs: heldUntil - now() });
@@ -102,6 +148,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     if (await clipAlreadySettled(message, deps)) return 'skipped';
     settled = await putFollowing(message, delivery, deps);
   } catch (error) {
+    if (error instanceof UploadHeld) return retryOrFail(error.message, { retryAfterMs: error.waitMs });
     const failure = classifyFailure(error);
     switch (failure.kind) {
       case 'superseded':
@@ -122,6 +169,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'accepted':
       return 'accepted';
     case 'committed':
+      deps.committedClips?.add(id);
       await deps.queues.sendOutcome(outcome('committed', { answer: answerSummary(answer) }));
       deps.logger.info('clip committed', logFields);
       return 'committed';
@@ -129,6 +177,15 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       return end('unconfirmed', {
         code: 'COMMIT_UNCONFIRMED',
         message: `a retried block got ${answerSummary(answer).status} after an earlier attempt ended without a definitive answer: the upload probably committed`,
+      }, answer);
+    case 'already-committed':
+      deps.logger.info(`block answered ${describeAnswer(answer)} after the upload committed: nothing to do`, logFields);
+      return 'skipped';
+    case 'token-rejected':
+      deps.rejectedClips?.add(id);
+      return end('failed', {
+        code: 'TOKEN_REJECTED',
+        message: `the transfer service answered ${describeAnswer(answer)} to the token of token-ref ${message.ticket.tokenRef ?? deps.config.defaultTokenRef}, and again after a refresh${settled.tokenChanged ? '' : ' that returned the same token'}`,
       }, answer);
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
@@ -150,7 +207,13 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
       retryAfterMs,
       random: deps.random,
     });
-    if (holdClip) deps.clipBackoff?.set(id, now() + delayMs);
+    if (holdClip) {
+      // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
+      deps.clipBackoff?.set(id, now() + delayMs);
+      const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.ticket.uploadId), now(), delayMs);
+      // recordedAt: from then on every invocation's check before a PUT sees the hold.
+      if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: hold.since, heldUntil: hold.until, recordedAt: Date.now() });
+    }
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
     deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: why });
@@ -175,7 +238,7 @@ function describeAnswer(answer: PutAnswer): string {
 
 /**
  * PUTs the block, following redirects and refreshing the token once, until an answer that is
- * not a redirect or a first 401 (a second one {@link classifyAnswer} calls recoverable).
+ * not a redirect or a first 401 (a second one ends the clip: {@link classifyAnswer}).
  * @throws ClipRelayError (refused target, changed clip, too many redirects, no token)
  */
 async function putFollowing(message: BlockMessage, delivery: Delivery, deps: FanOutDeps): Promise<Settled> {
@@ -183,7 +246,13 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
   let target = checkUploadTarget(message.ticket.uploadUri, deps.config.allowedHosts);
   let authorization = await deps.tokens.authorization(tokenRef);
   let refreshed = false;
+  let tokenChanged = false;
   for (let hops = 0; ; ) {
+    // Checked just before the body is opened, so a hold another invocation set meanwhile counts
+    // (not after: an open range holds an S3 socket, and 160 blocks waiting on a hold read behind
+    // them starved the pool).
+    const heldMs = await heldForMsNow(message, deps);
+    if (heldMs !== undefined) throw new UploadHeld(heldMs);
     const body = await deps.clips.openRange(message.clip, message.start, message.end, delivery.signal);
     const url = blockUrl(target, message.ticket.uploadId, message.blockNum);
     const started = performance.now();
@@ -197,7 +266,9 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
       signal: delivery.signal,
     });
     const durationMs = Math.round(performance.now() - started);
-    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, now: (deps.now ?? Date.now)() });
+    const conflict = answer.kind === 'response' && (answer.status === 409 || answer.status === 410);
+    const committed = conflict && (await uploadCommitted(message, deps));
+    const verdict = classifyAnswer(answer, { retried: delivery.receiveCount > 1, tokenRefreshed: refreshed, committed, now: (deps.now ?? Date.now)() });
     deps.metrics?.addMetric('PutLatency', 'Milliseconds', durationMs);
     deps.logger.debug('block answered', {
       ...blockLogFields(message),
@@ -220,9 +291,11 @@ async function putFollowing(message: BlockMessage, delivery: Delivery, deps: Fan
     }
     if (verdict.kind === 'refresh-token') {
       refreshed = true;
-      authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true });
+      const refused = authorization;
+      authorization = await deps.tokens.authorization(tokenRef, { forceFetch: true, replacing: refused });
+      tokenChanged = authorization !== refused;
       continue;
     }
-    return { verdict, answer };
+    return { verdict, answer, tokenChanged };
   }
 }

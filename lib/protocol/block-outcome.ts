@@ -1,3 +1,4 @@
+import { uploadIdHash } from './correlation.ts';
 import type { FailureReason } from './errors.ts';
 import type { BlockMessage, OutcomeMessage, OutcomeStatus } from './messages.ts';
 import type { AnswerSummary } from './put-answer.ts';
@@ -5,12 +6,12 @@ import type { Ticket } from './ticket.ts';
 import { displayUri } from './upload-target.ts';
 
 /**
- * What an outcome keeps of a clip's ticket: the uploadUri without its query, expectedBlocks and
- * gameClipId; never the uploadId or the tokenRef.
+ * What an outcome keeps of a clip's ticket: the uploadUri without its query, the upload session
+ * (a hash of the uploadId), expectedBlocks and gameClipId; never the uploadId or the tokenRef.
  */
-export function ticketDetails(ticket: Ticket): Pick<OutcomeMessage, 'uploadUri' | 'expectedBlocks' | 'gameClipId'> {
-  const { uploadUri, uploadId: _uploadId, tokenRef: _tokenRef, ...kept } = ticket;
-  return { uploadUri: displayUri(uploadUri), ...kept };
+export function ticketDetails(ticket: Ticket): Pick<OutcomeMessage, 'uploadUri' | 'uploadIdHash' | 'expectedBlocks' | 'gameClipId'> {
+  const { uploadUri, uploadId, tokenRef: _tokenRef, ...kept } = ticket;
+  return { uploadUri: displayUri(uploadUri), uploadIdHash: uploadIdHash(uploadId), ...kept };
 }
 
 /**

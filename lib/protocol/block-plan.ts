@@ -24,13 +24,13 @@ export interface BlockPlan {
  * which holds 1..B, and ceil(fileSize / B) == expectedBlocks, with B <= maxBlockBytes.
  * Among the valid B it takes the largest, which is the layout a client that split at the cap
  * (the usual case) produced when it asked for expectedBlocks.
- * Without expectedBlocks the whole clip is one PUT with no blockNum.
+ * Without expectedBlocks the whole clip is one PUT with no blockNum, up to `maxSinglePutBytes`.
  *
- * @throws ClipSizeError when the clip is empty or larger than 4 GiB - 1
+ * @throws ClipSizeError when the clip is empty, larger than 4 GiB - 1, or a single PUT over `maxSinglePutBytes`
  * @throws BlockLayoutError when no layout fits
  */
-export function planBlocks(input: { fileSize: number; expectedBlocks?: number | undefined; maxBlockBytes: number }): BlockPlan {
-  const { fileSize, expectedBlocks, maxBlockBytes } = input;
+export function planBlocks(input: { fileSize: number; expectedBlocks?: number | undefined; maxBlockBytes: number; maxSinglePutBytes?: number | undefined }): BlockPlan {
+  const { fileSize, expectedBlocks, maxBlockBytes, maxSinglePutBytes = MAX_CLIP_BYTES } = input;
   if (!Number.isSafeInteger(fileSize) || fileSize < 1) {
     throw new ClipSizeError(`clip is ${fileSize} bytes; the protocol needs at least 1 byte`);
   }
@@ -38,6 +38,11 @@ export function planBlocks(input: { fileSize: number; expectedBlocks?: number | 
     throw new ClipSizeError(`clip is ${fileSize} bytes; the protocol's fileSize is at most ${MAX_CLIP_BYTES} (4 GiB - 1)`);
   }
   if (expectedBlocks === undefined) {
+    if (fileSize > maxSinglePutBytes) {
+      throw new ClipSizeError(
+        `clip is ${fileSize} bytes, over the ${maxSinglePutBytes}-byte cap of a single PUT (CLIP_RELAY_MAX_SINGLE_PUT_BYTES): open the upload session with expectedBlocks and give the clip metadata expected-blocks`,
+      );
+    }
     return { blockSize: fileSize, blocks: [{ start: 0, end: fileSize }] };
   }
   if (!Number.isSafeInteger(expectedBlocks) || expectedBlocks < 1 || expectedBlocks > MAX_EXPECTED_BLOCKS) {

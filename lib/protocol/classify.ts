@@ -8,10 +8,14 @@ export type Verdict =
   | { kind: 'committed' }
   | { kind: 'redirect'; location: string }
   | { kind: 'refresh-token' }
+  /** A 401 after the token was fetched again: the clip ends TOKEN_REJECTED at once. */
+  | { kind: 'token-rejected' }
   /** `holdClip`: the service rate-limited the caller (429), so the clip's other blocks wait too. */
   | { kind: 'recoverable'; retryAfterMs?: number; holdClip?: true }
   | { kind: 'permanent' }
-  | { kind: 'ambiguous-after-commit' };
+  | { kind: 'ambiguous-after-commit' }
+  /** A 409/410 once the upload is known committed: this block's PUT is moot, not a failure. */
+  | { kind: 'already-committed' };
 
 const RECOVERABLE = new Set([408, 429, 500, 502, 503, 504]);
 const REDIRECT = new Set([301, 302, 307, 308]);
@@ -36,17 +40,20 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  * error maps to exactly one verdict. `retried` says this block was delivered before and that
  * delivery ended in a retry (no answer, a recoverable answer, or the invocation's deadline):
  * SQS keeps no more history than the receive count, so that is the evidence there is; then a
- * 409/410 may mean the upload already committed. `tokenRefreshed` says this PUT already carried
- * a token fetched again after a 401: a second 401 may still heal when a rotated token arrives,
- * so it is retried like a 5xx.
+ * 409/410 may mean the upload already committed. `committed` says the upload is known committed
+ * (another block got the 201, or the receipt says so): then a 409/410, even on a block's first
+ * delivery (an SQS duplicate, a block still in flight at the commit), is no failure. `tokenRefreshed` says this PUT already carried
+ * a token fetched again after a 401: a 401 to it (a new token or the same one again) ends the
+ * clip TOKEN_REJECTED at once, since retrying through SQS with the same token source only burns
+ * deliveries for minutes to hours. So a block gets at most 2 PUTs with a refused token.
  */
-export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; tokenRefreshed?: boolean; now: number }): Verdict {
+export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; tokenRefreshed?: boolean; committed?: boolean; now: number }): Verdict {
   if (answer.kind === 'transport') return { kind: 'recoverable' };
   const { status } = answer;
   if (status === 202) return { kind: 'accepted' };
   if (status === 200 || status === 201) return { kind: 'committed' };
   if (REDIRECT.has(status)) return answer.location ? { kind: 'redirect', location: answer.location } : { kind: 'permanent' };
-  if (status === 401) return context.tokenRefreshed ? { kind: 'recoverable' } : { kind: 'refresh-token' };
+  if (status === 401) return context.tokenRefreshed ? { kind: 'token-rejected' } : { kind: 'refresh-token' };
   if (RECOVERABLE.has(status)) {
     const retryAfterMs = parseRetryAfter(answer.retryAfter, context.now);
     return {
@@ -56,6 +63,7 @@ export function classifyAnswer(answer: PutAnswer, context: { retried: boolean; t
       ...(status === 429 && { holdClip: true as const }),
     };
   }
+  if ((status === 409 || status === 410) && context.committed) return { kind: 'already-committed' };
   if ((status === 409 || status === 410) && context.retried) return { kind: 'ambiguous-after-commit' };
   // 501 and 505 say the server cannot ever do this; other 5xx are worth another try.
   if (status >= 500 && status !== 501 && status !== 505) return { kind: 'recoverable' };

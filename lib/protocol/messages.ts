@@ -57,6 +57,8 @@ export type OutcomeStatus = z.infer<typeof OutcomeStatusSchema>;
  */
 export const OutcomeDetailsShape = {
   uploadUri: z.optional(z.string()),
+  /** The upload session it is for: a hash of the uploadId, never the uploadId itself. */
+  uploadIdHash: z.optional(z.string()),
   expectedBlocks: z.optional(uint),
   blockSize: z.optional(uint),
   gameClipId: z.optional(z.string()),

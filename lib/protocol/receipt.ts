@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { FailureReasonSchema, ReceiptError } from './errors.ts';
 import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
@@ -12,13 +13,37 @@ const ReceiptSchema = z.strictObject({
   /** When the outcome happened (the fan-out's or splitter's clock). */
   decidedAt: z.string(),
   /** Earlier terminal states this receipt replaced (a failed clip later committed by a redrive). */
-  supersedes: z.optional(z.array(z.strictObject({ status: OutcomeStatusSchema, decidedAt: z.string(), reason: z.optional(FailureReasonSchema) }))),
+  supersedes: z.optional(
+    z.array(z.strictObject({ status: OutcomeStatusSchema, decidedAt: z.string(), uploadIdHash: z.optional(z.string()), reason: z.optional(FailureReasonSchema) })),
+  ),
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
 
-/** Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the splitter. */
+/**
+ * True when `receipt` is about this upload: the same version of the clip (ETag) for the same
+ * session. A retake (the same bytes dropped again for a new session) is a new upload. A receipt
+ * or outcome written before sessions were recorded counts as the same session.
+ */
+export function sameUpload(receipt: { etag: string; uploadIdHash?: string | undefined }, upload: { etag: string; uploadIdHash?: string | undefined }): boolean {
+  if (receipt.etag !== upload.etag) return false;
+  return receipt.uploadIdHash === undefined || upload.uploadIdHash === undefined || receipt.uploadIdHash === upload.uploadIdHash;
+}
+
+/** S3's longest key, in UTF-8 bytes. */
+export const MAX_S3_KEY_BYTES = 1024;
+/** Kept free after a receipt key for what lives beside it (`.hold`, `.redrive-<ISO time>.json`). */
+const BESIDE_RECEIPT_BYTES = 64;
+
+/**
+ * Where a clip's receipt lives: outside the incoming prefix, so writing it never triggers the
+ * splitter. Normally the clip's key + `.json`; a clip key too long for that (S3 keys end at 1024
+ * bytes, and the hold and redrive records beside the receipt add to it) gets its receipt under
+ * `by-hash/` named by the key's SHA-256. The receipt's `key` field says which clip it is.
+ */
 export function receiptKey(receiptsPrefix: string, clipKey: string): string {
-  return `${receiptsPrefix}${clipKey}.json`;
+  const plain = `${receiptsPrefix}${clipKey}.json`;
+  if (new TextEncoder().encode(plain).length + BESIDE_RECEIPT_BYTES <= MAX_S3_KEY_BYTES) return plain;
+  return `${receiptsPrefix}by-hash/${createHash('sha256').update(clipKey, 'utf8').digest('hex')}.json`;
 }
 
 /**
@@ -45,21 +70,30 @@ export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
  * The receipt rules: what a clip's receipt becomes when `outcome` arrives, or undefined to keep
  * `existing` as it is. One terminal receipt per clip: `committed` is never replaced; a later
  * `committed` (after a redrive) upgrades `failed` or `unconfirmed`; otherwise the first terminal
- * outcome stands. An outcome for another version of the key (a new ETag) replaces the receipt
- * only when that version was dropped later.
+ * outcome stands. An outcome for another upload of the key (a new ETag, or the same bytes for a
+ * new session: a retake) replaces the receipt only when that upload was dropped later; a retake's
+ * receipt lists the one it replaced under `supersedes`.
  */
 export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessage): Receipt | undefined {
   if (existing === undefined) return receiptFromOutcome(outcome);
-  if (existing.etag !== outcome.clip.etag) {
-    // Another version of the key: the newer version wins, by when it was dropped (its S3
-    // event), not by when its outcome happened; a late outcome of an old version never does.
-    const newer = existing.droppedAt !== undefined && outcome.droppedAt !== undefined ? outcome.droppedAt > existing.droppedAt : outcome.at > existing.decidedAt;
-    return newer ? receiptFromOutcome(outcome) : undefined;
+  if (!sameUpload(existing, { etag: outcome.clip.etag, uploadIdHash: outcome.uploadIdHash })) {
+    // Another upload of the key: the newer one wins, by when it was dropped (its S3 event),
+    // not by when its outcome happened; a late outcome of an old upload never does. Two drops
+    // in the same instant (a retake seconds after, as S3 times objects) go by the outcome's time.
+    const dropped = existing.droppedAt !== undefined && outcome.droppedAt !== undefined && outcome.droppedAt !== existing.droppedAt;
+    const newer = dropped ? outcome.droppedAt! > existing.droppedAt! : outcome.at > existing.decidedAt;
+    if (!newer) return undefined;
+    return existing.etag === outcome.clip.etag ? superseding(existing, outcome) : receiptFromOutcome(outcome);
   }
   if (existing.status === 'committed' || outcome.status !== 'committed') return undefined;
-  const { supersedes = [], status, decidedAt, reason } = existing;
+  return superseding(existing, outcome);
+}
+
+/** The outcome's receipt, recording the receipt it replaces. */
+function superseding(existing: Receipt, outcome: OutcomeMessage): Receipt {
+  const { supersedes = [], status, decidedAt, uploadIdHash, reason } = existing;
   return {
     ...receiptFromOutcome(outcome),
-    supersedes: [...supersedes, reason === undefined ? { status, decidedAt } : { status, decidedAt, reason }],
+    supersedes: [...supersedes, { status, decidedAt, ...(uploadIdHash !== undefined && { uploadIdHash }), ...(reason !== undefined && { reason }) }],
   };
 }

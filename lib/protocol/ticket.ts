@@ -4,17 +4,18 @@ import { MAX_EXPECTED_BLOCKS, MAX_UPLOAD_ID_CHARS, MAX_UPLOAD_URI_CHARS } from '
 import { parseWith } from './schema.ts';
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
-const uploadUri = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_URI_CHARS), z.regex(NO_CONTROL, 'control characters are not allowed'));
-const uploadId = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_ID_CHARS), z.regex(NO_CONTROL, 'control characters are not allowed'));
-const name = (field: string) => z.string().check(z.regex(/^[\w.-]{1,128}$/, `${field} must be 1-128 letters, digits, ".", "_" or "-"`));
+// Custom messages are phrases that follow the field's name ("metadata upload-id has control characters").
+const uploadUri = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_URI_CHARS), z.regex(NO_CONTROL, 'has control characters'));
+const uploadId = z.string().check(z.minLength(1), z.maxLength(MAX_UPLOAD_ID_CHARS), z.regex(NO_CONTROL, 'has control characters'));
+const name = z.string().check(z.regex(/^[\w.-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"'));
 
 /** Where a clip goes: the upload session's coordinates, as the splitter read them from the clip. */
 export const TicketSchema = z.strictObject({
   uploadUri,
   uploadId,
   expectedBlocks: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_EXPECTED_BLOCKS))),
-  gameClipId: z.optional(name('game-clip-id')),
-  tokenRef: z.optional(name('token-ref')),
+  gameClipId: z.optional(name),
+  tokenRef: z.optional(name),
 });
 export type Ticket = z.infer<typeof TicketSchema>;
 
@@ -32,10 +33,10 @@ const TicketMetadataSchema = z.object({
   'upload-uri': uploadUri,
   'upload-id': uploadId,
   'expected-blocks': z.optional(
-    z.string().check(z.regex(/^[1-9]\d{0,9}$/, `expected-blocks must be a whole number from 1 to ${MAX_EXPECTED_BLOCKS}`)),
+    z.string().check(z.regex(/^[1-9]\d{0,9}$/, `must be a whole number from 1 to ${MAX_EXPECTED_BLOCKS}`)),
   ),
-  'game-clip-id': z.optional(name('game-clip-id')),
-  'token-ref': z.optional(name('token-ref')),
+  'game-clip-id': z.optional(name),
+  'token-ref': z.optional(name),
 });
 
 /**
@@ -43,10 +44,12 @@ const TicketMetadataSchema = z.object({
  * @throws TicketError naming each missing or malformed field
  */
 export function parseTicket(metadata: Record<string, string> | undefined): Ticket {
-  const fields = parseWith(TicketMetadataSchema, metadata ?? {}, (message) => new TicketError(`ticket: ${message}`));
+  const parsed = TicketMetadataSchema.safeParse(metadata ?? {});
+  if (!parsed.success) throw new TicketError(parsed.error.issues.map(metadataProblem).join('; '));
+  const fields = parsed.data;
   const expectedBlocks = fields['expected-blocks'] === undefined ? undefined : Number(fields['expected-blocks']);
   if (expectedBlocks !== undefined && expectedBlocks > MAX_EXPECTED_BLOCKS) {
-    throw new TicketError(`ticket: expected-blocks ${expectedBlocks} is over ${MAX_EXPECTED_BLOCKS}`);
+    throw new TicketError(`metadata expected-blocks is ${expectedBlocks}, over ${MAX_EXPECTED_BLOCKS}`);
   }
   const ticket: Record<string, unknown> = {};
   for (const [field, key] of Object.entries(METADATA_KEYS)) {
@@ -54,6 +57,21 @@ export function parseTicket(metadata: Record<string, string> | undefined): Ticke
     if (value !== undefined) ticket[field] = field === 'expectedBlocks' ? expectedBlocks : value;
   }
   return parseWith(TicketSchema, ticket, (message) => new TicketError(`ticket: ${message}`));
+}
+
+/** One problem with the metadata as a person would say it: "metadata upload-id is missing". */
+function metadataProblem(issue: z.core.$ZodIssue): string {
+  const key = `metadata ${String(issue.path[0] ?? '')}`;
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `${key} is missing` : `${key} is not text`;
+    case 'too_small':
+      return `${key} is empty`;
+    case 'too_big':
+      return `${key} is longer than ${String(issue.maximum)} characters`;
+    default:
+      return `${key} ${issue.message}`;
+  }
 }
 
 /** The S3 user metadata that carries `ticket`: what a capture pipeline attaches to a clip. */

@@ -1,7 +1,7 @@
 import { ConfigError } from '../protocol/errors.ts';
 import * as z from 'zod/mini';
 import { parseWith } from '../protocol/schema.ts';
-import { MAX_BLOCK_BYTES_CAP, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
+import { MAX_BLOCK_BYTES_CAP, MAX_CLIP_BYTES, MAX_REDELIVERY_DELAY_MS } from '../protocol/limits.ts';
 import { hostPatternProblem } from '../protocol/upload-target.ts';
 
 const ENV_PREFIX = 'CLIP_RELAY_';
@@ -17,6 +17,8 @@ const ConfigSchema = z.strictObject({
   INCOMING_PREFIX: prefix('incoming/'),
   RECEIPTS_PREFIX: prefix('receipts/'),
   MAX_BLOCK_BYTES: positiveInt(2_097_152, MAX_BLOCK_BYTES_CAP),
+  // A clip without expected-blocks goes in one PUT: above this it is refused, not streamed whole.
+  MAX_SINGLE_PUT_BYTES: positiveInt(64 * 1024 * 1024, MAX_CLIP_BYTES),
   SERVICE_VERSION: z._default(z.string().check(z.regex(/^[\w.-]{1,16}$/)), '1'),
   ALLOWED_HOSTS: z._default(z.string().check(z.minLength(1)), '*.xboxlive.com'),
   PUT_CONCURRENCY: positiveInt(8, 64),
@@ -31,6 +33,8 @@ const ConfigSchema = z.strictObject({
   // leave them unset. At most 14 days: the queues' retention, after which nothing is in flight.
   BUCKET: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name (3-63 of a-z, 0-9, ".", "-")'))),
   STUCK_AFTER_SECONDS: positiveInt(3600, 1_209_600),
+  // The deployment stage: a dimension of every custom metric, so the alarms of one stage never see another's.
+  STAGE: z.optional(z.string().check(z.regex(/^[\w-]{1,64}$/, 'a stage is 1-64 letters, digits, "_" or "-"'))),
 });
 
 /** The relay's settings, read once at cold start. */
@@ -40,6 +44,8 @@ export interface RelayConfig {
   incomingPrefix: string;
   receiptsPrefix: string;
   maxBlockBytes: number;
+  /** Largest clip sent in one PUT (no expected-blocks); a larger one fails CLIP_SIZE_UNSUPPORTED. */
+  maxSinglePutBytes: number;
   serviceVersion: string;
   /** Host patterns an uploadUri may point at: `host`, `*.domain`, or `host:port`. */
   allowedHosts: string[];
@@ -55,6 +61,8 @@ export interface RelayConfig {
   bucket?: string;
   /** A clip without a receipt this long after it was dropped is stuck. */
   stuckAfterSeconds: number;
+  /** The deployment stage, a dimension of every custom metric (serverless.yml sets it). */
+  stage?: string;
 }
 
 /**
@@ -82,6 +90,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     incomingPrefix: c.INCOMING_PREFIX,
     receiptsPrefix: c.RECEIPTS_PREFIX,
     maxBlockBytes: c.MAX_BLOCK_BYTES,
+    maxSinglePutBytes: c.MAX_SINGLE_PUT_BYTES,
     serviceVersion: c.SERVICE_VERSION,
     allowedHosts,
     putConcurrency: c.PUT_CONCURRENCY,
@@ -94,6 +103,7 @@ export function readConfig(env: Record<string, string | undefined>): RelayConfig
     defaultTokenRef: c.DEFAULT_TOKEN_REF,
     ...(c.BUCKET !== undefined && { bucket: c.BUCKET }),
     stuckAfterSeconds: c.STUCK_AFTER_SECONDS,
+    ...(c.STAGE !== undefined && { stage: c.STAGE }),
   };
 }
 

@@ -16,7 +16,7 @@ import { checkUploadTarget } from '../protocol/upload-target.ts';
 export interface SplitterDeps {
   clips: ClipStore;
   queues: RelayQueues;
-  config: Pick<RelayConfig, 'incomingPrefix' | 'maxBlockBytes' | 'allowedHosts'>;
+  config: Pick<RelayConfig, 'incomingPrefix' | 'maxBlockBytes' | 'maxSinglePutBytes' | 'allowedHosts'>;
   logger: RelayLogger;
   now?: () => Date;
 }
@@ -56,7 +56,7 @@ export async function splitClip(clipEvent: ClipEvent, deps: SplitterDeps): Promi
     ticket = parseTicket(head.metadata);
     checkUploadTarget(ticket.uploadUri, deps.config.allowedHosts);
     const plannedAt = at();
-    const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, expectedBlocks: ticket.expectedBlocks });
+    const plan = planBlocks({ fileSize: head.size, maxBlockBytes: deps.config.maxBlockBytes, maxSinglePutBytes: deps.config.maxSinglePutBytes, expectedBlocks: ticket.expectedBlocks });
     const blockTicket = ticket;
     const messages = plan.blocks.map(
       (block): BlockMessage => ({ v: BLOCK_MESSAGE_VERSION, clip, ticket: blockTicket, blockSize: plan.blockSize, ...block, droppedAt: clipEvent.eventTime, plannedAt }),

@@ -10,6 +10,8 @@ export interface StatusFault {
   retryAfter?: string;
   /** Defaults to a ServiceErrorResponse with errorCode `InjectedFault` for statuses >= 400. */
   body?: object;
+  /** Answer this long after the body was read (default at once). */
+  afterMs?: number;
 }
 
 /** Destroy the socket without answering. */
@@ -66,7 +68,7 @@ export interface UploadFaults {
 
 /** A fault normalised for the request handler. */
 export type FaultAction =
-  | { kind: 'status'; status: number; retryAfter?: string | undefined; body?: object | undefined }
+  | { kind: 'status'; status: number; retryAfter?: string | undefined; body?: object | undefined; afterMs?: number | undefined }
   | { kind: 'drop'; afterBytes: number; processFirst: boolean }
   | { kind: 'stall'; ms: number; processFirst: boolean }
   | { kind: 'redirect'; status: 301 | 302 | 307 | 308; location: string; keepQuery: boolean };
@@ -90,7 +92,7 @@ function toAction(answer: FaultAnswer): FaultAction {
       keepQuery: answer.keepQuery ?? true,
     };
   }
-  return { kind: 'status', status: answer.status, retryAfter: answer.retryAfter, body: answer.body };
+  return { kind: 'status', status: answer.status, retryAfter: answer.retryAfter, body: answer.body, afterMs: answer.afterMs };
 }
 
 function checkRate(name: string, rate: number | undefined): void {

@@ -21,6 +21,8 @@ export interface RequestRecord {
   status: number;
   /** `Date.now()` when the request was answered or abandoned. */
   at: number;
+  /** `Date.now()` when the request arrived. */
+  startedAt: number;
 }
 
 /** What the PUT handler needs from the emulator. */
@@ -55,8 +57,9 @@ export function createPutHandler(context: PutHandlerContext): PutHandler {
   return function handlePut(req, res, expectsContinue) {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const trace: Trace = { bytes: 0, continued: false };
+    const startedAt = Date.now();
     const finish = (status: number): void => {
-      const entry: RequestRecord = { method: req.method ?? '', path: url.pathname, bytes: trace.bytes, status, at: Date.now() };
+      const entry: RequestRecord = { method: req.method ?? '', path: url.pathname, bytes: trace.bytes, status, at: Date.now(), startedAt };
       if (trace.blockNum !== undefined) entry.blockNum = trace.blockNum;
       context.record(Object.freeze(entry));
     };
@@ -158,6 +161,7 @@ async function applyFault(fault: FaultAction, scope: FaultScope): Promise<Reply 
     case 'status': {
       const body = await scope.readAll();
       if (!Buffer.isBuffer(body)) return body;
+      if (fault.afterMs !== undefined && !(await holdWhileConnected(req, fault.afterMs))) return NO_ANSWER;
       const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter };
       const defaultBody =
         fault.status >= 400 ? { errorCode: 'InjectedFault', errorMessage: `Scripted ${fault.status} answer.` } : undefined;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { ListObjectsV2Command, type _Object, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
 import { invokeAsync, type AsyncInvocationFailure, type AsyncInvocationOptions, type AsyncInvocationResult } from './async-invocation.ts';
@@ -24,6 +26,12 @@ export interface S3EventSourceOptions {
   retryDelayMs?: number | undefined;
   /** Treat the objects already in the bucket at start as old news instead of delivering them. */
   skipExisting?: boolean | undefined;
+  /**
+   * A JSON file recording the objects whose event was handled (delivered, or given up on), kept
+   * across restarts: at start, objects it does not list (dropped while nothing ran, or whose event
+   * was cut off by a crash) get their event, the others do not. Written after each such event.
+   */
+  deliveredFile?: string | undefined;
   /** `s3.configurationId` in the events; default `local-event-source`. */
   configurationId?: string | undefined;
   /**
@@ -90,7 +98,18 @@ export function startS3EventSource(options: S3EventSourceOptions): S3EventSource
       ((error: unknown) => console.error(`[s3-event-source ${options.functionName}] invocation failed:`, error)),
   };
   const stats: S3EventSourceStats = { events: 0, invocations: 0, errors: 0, timeouts: 0, failedEvents: 0 };
-  const seen = new Map<string, string>();
+  const delivered = options.deliveredFile === undefined ? undefined : readDelivered(options.deliveredFile);
+  const seen = new Map<string, string>(delivered);
+  let saving: Promise<void> = Promise.resolve();
+  const saveDelivered = () => {
+    if (delivered === undefined || options.deliveredFile === undefined) return;
+    const file = options.deliveredFile;
+    const text = JSON.stringify(Object.fromEntries(delivered));
+    saving = saving.then(async () => {
+      await writeFile(`${file}.tmp`, text);
+      await rename(`${file}.tmp`, file);
+    }).catch(reportPollerError);
+  };
   const inFlight = new Set<Promise<void>>();
   const sleeper = createWakeableSleeper();
   const abortRetries = new AbortController();
@@ -127,10 +146,14 @@ export function startS3EventSource(options: S3EventSourceOptions): S3EventSource
       const fingerprint = `${object.ETag} ${object.LastModified?.toISOString()}`;
       if (seen.get(object.Key) === fingerprint) continue;
       seen.set(object.Key, fingerprint);
-      if (!recordOnly) deliver(object, object.Key, object.ETag);
+      if (!recordOnly) deliver(object, object.Key, object.ETag, fingerprint);
+      else delivered?.set(object.Key, fingerprint);
     }
     // Forget deleted keys so that re-creating one, even with identical bytes, is an event again.
     for (const key of seen.keys()) if (!present.has(key)) seen.delete(key);
+    let forgot = false;
+    for (const key of delivered?.keys() ?? []) if (!present.has(key)) forgot = delivered!.delete(key);
+    if (forgot || recordOnly) saveDelivered();
   }
 
   async function listAll(): Promise<_Object[]> {
@@ -146,7 +169,7 @@ export function startS3EventSource(options: S3EventSourceOptions): S3EventSource
     return objects;
   }
 
-  function deliver(object: _Object, key: string, eTag: string): void {
+  function deliver(object: _Object, key: string, eTag: string, fingerprint: string): void {
     const event = s3ObjectCreatedEvent({
       bucket: options.bucket,
       key,
@@ -159,7 +182,11 @@ export function startS3EventSource(options: S3EventSourceOptions): S3EventSource
     });
     const delivery = invokeAsync({ ...invocationOptions, signal: abortRetries.signal }, event)
       .then(
-        (result) => addToStats(result),
+        (result) => {
+          addToStats(result);
+          delivered?.set(key, fingerprint);
+          saveDelivered();
+        },
         (error: unknown) => reportPollerError(error),
       )
       .finally(() => inFlight.delete(delivery));
@@ -203,10 +230,23 @@ export function startS3EventSource(options: S3EventSourceOptions): S3EventSource
         await loop;
         // A timed-out handler is not waited for (invokeWithTimeout stops waiting), so this is bounded.
         await Promise.allSettled([...inFlight]);
+        await saving;
       })();
       return stopped;
     },
   };
+}
+
+/** The delivered-objects file's map, empty when there is none yet. */
+function readDelivered(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw error;
+  }
+  return new Map(Object.entries(JSON.parse(text) as Record<string, string>));
 }
 
 function validateOptions(options: S3EventSourceOptions, pollIntervalMs: number): void {

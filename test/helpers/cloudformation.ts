@@ -184,7 +184,8 @@ export function emittedMetricNames(): string[] {
 export interface DashboardMetric {
   namespace: string;
   metric: string;
-  dimension: [string, string];
+  /** Name, value, name, value… */
+  dimension: string[];
   stat: string;
 }
 
@@ -209,9 +210,10 @@ export function dashboardMetrics(template: Template): Record<string, DashboardMe
     expect(w.type).toBe('metric');
     expect(w.properties.region).toBe('us-east-1');
     out[w.properties.title as string] = (w.properties.metrics as unknown[][]).map((m) => {
-      expect(m).toHaveLength(5);
-      const [namespace, metric, dimName, dimValue, options] = m as [string, string, string, string, Props];
-      return { namespace, metric, dimension: [dimName, dimValue], stat: options.stat as string };
+      const [namespace, metric, ...rest] = m as [string, string, ...unknown[]];
+      const options = rest.pop() as Props;
+      expect(rest.length % 2, JSON.stringify(m)).toBe(0);
+      return { namespace, metric, dimension: rest as string[], stat: options.stat as string };
     });
   }
   return out;

@@ -1,7 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,21 +9,13 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenProvider } from '../../lib/aws/token-provider.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { clipBytes, startRelayFixture, TEST_AUTHORIZATION, type RelayFixture } from '../helpers/relay-fixture.ts';
 
 const run = promisify(execFile);
 const NODE = resolve('node_modules/.bin/node');
 const BIN = resolve('bin/clip-relay.js');
 const MiB = 1024 * 1024;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Runs the CLI in its own process; never throws on a non-zero exit. */
 async function clipRelay(args: string[]) {
@@ -199,7 +190,7 @@ describe('CLI: clip-relay status and redrive', () => {
     expect(table.stdout).toContain('committed');
     expect(table.stdout).toContain('incoming/status/committed.bin');
     expect(table.stdout).not.toContain('failed.bin');
-    expect(table.stdout).toMatch(/1 clips: 0 failed, 0 stuck, 0 unconfirmed, 0 in-flight, 1 committed/);
+    expect(table.stdout).toMatch(/1 clips: 0 failed, 0 stuck, 0 receipt-unreadable, 0 unconfirmed, 0 in-flight, 1 committed/);
   });
 
   it('Should commit a clip whose block was dead-lettered once it is re-driven, and record the re-drive', async () => {

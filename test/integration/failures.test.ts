@@ -149,10 +149,10 @@ describe('Failure semantics through the real pipeline', () => {
       expect(tokenCalls.filter((call) => call.forceFetch)).toHaveLength(1);
     });
 
-    it('Should treat a second 401 as recoverable and commit on a later delivery', async () => {
+    it('Should end the clip TOKEN_REJECTED at once when the refreshed token is refused too (2 PUTs, no redelivery)', async () => {
       const { receipt, stats } = await relay3({ blocks: { 2: { answers: [{ status: 401 }, { status: 401 }] } } });
-      expect(receipt.status).toBe('committed');
-      expect(stats.putsByBlock.get(2)).toBe(3);
+      expect(receipt).toMatchObject({ status: 'failed', blockNum: 2, attempts: 1, reason: { code: 'TOKEN_REJECTED' } });
+      expect(stats.putsByBlock.get(2)).toBe(2);
     });
   });
 

@@ -33,7 +33,7 @@ describe('Function: splitClip on a 4 GiB - 1 clip', () => {
 
     const result = await splitClip(
       { bucket: 'clips', key: 'incoming/huge.mp4', etag: 'big-etag', size: MAX_CLIP_BYTES, eventTime: '2026-11-25T10:00:00.000Z' },
-      { clips, queues, config: { incomingPrefix: 'incoming/', maxBlockBytes: 2_097_152, allowedHosts: ['*.xboxlive.com'] }, logger: silent },
+      { clips, queues, config: { incomingPrefix: 'incoming/', maxBlockBytes: 2_097_152, maxSinglePutBytes: MAX_CLIP_BYTES, allowedHosts: ['*.xboxlive.com'] }, logger: silent },
     );
 
     expect(result).toStrictEqual({ kind: 'enqueued', blocks: 2048 });

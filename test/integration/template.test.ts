@@ -152,7 +152,7 @@ function expectedAlarms(o: { stage: string; blocksQueueMaxAgeSeconds: number | s
     ...common,
     Namespace: 'ClipRelay',
     MetricName: metric,
-    Dimensions: [{ Name: 'service', Value: 'clip-relay' }],
+    Dimensions: [{ Name: 'service', Value: 'clip-relay' }, { Name: 'stage', Value: o.stage }],
     Statistic: 'Sum',
     Threshold: 0,
   });
@@ -215,6 +215,7 @@ const EXPECTED_ENV = {
   CLIP_RELAY_DEFAULT_TOKEN_REF: 'default',
   POWERTOOLS_SERVICE_NAME: 'clip-relay',
   POWERTOOLS_METRICS_NAMESPACE: 'ClipRelay',
+  CLIP_RELAY_STAGE: 'dev',
 };
 
 /** What a function's environment adds to the shared one: the stuck-clips function's bucket and threshold. */
@@ -559,12 +560,15 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     }
   });
 
-  it('alarms on metric names the code emits, in the namespace and service it is configured with', () => {
+  it('alarms on metric names the code emits, in the namespace, service and stage it is configured with', () => {
     const emitted = emittedMetricNames();
     for (const [id, alarm] of resourcesOfType(pkg.template, 'AWS::CloudWatch::Alarm')) {
       if (alarm.Properties.Namespace !== EXPECTED_ENV.POWERTOOLS_METRICS_NAMESPACE) continue;
       expect(emitted, id).toContain(alarm.Properties.MetricName);
-      expect(alarm.Properties.Dimensions, id).toEqual([{ Name: 'service', Value: EXPECTED_ENV.POWERTOOLS_SERVICE_NAME }]);
+      expect(alarm.Properties.Dimensions, id).toEqual([
+        { Name: 'service', Value: EXPECTED_ENV.POWERTOOLS_SERVICE_NAME },
+        { Name: 'stage', Value: EXPECTED_ENV.CLIP_RELAY_STAGE },
+      ]);
     }
   });
 
@@ -575,7 +579,7 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     const custom = (metric: string, stat = 'Sum'): DashboardMetric => ({
       namespace: 'ClipRelay',
       metric,
-      dimension: ['service', 'clip-relay'],
+      dimension: ['service', 'clip-relay', 'stage', 'dev'],
       stat,
     });
     const visible = (queueId: string): DashboardMetric => ({
@@ -786,6 +790,7 @@ describe('serverless.yml packaged with --stage and --param overrides', () => {
         CLIP_RELAY_BACKOFF_CAP_MS: '60000',
         CLIP_RELAY_TOKEN_SOURCE: 'secretsmanager',
         CLIP_RELAY_TOKEN_PREFIX: '/clip-relay/ci/tokens/',
+        CLIP_RELAY_STAGE: 'ci',
         ...ownEnv(f.name, { bucket: 'clip-relay-ci-us-east-1-clips', stuckAfterSeconds: '7200' }),
       });
     }

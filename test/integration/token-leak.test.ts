@@ -53,12 +53,12 @@ const times = <T,>(n: number, value: T): T[] => Array.from({ length: n }, () => 
 const SCENARIOS: Scenario[] = [
   { name: 'clean', expect: { status: 'committed' } },
   { name: 'rotated-after-a-401', tokenRef: 'rotating', expect: { status: 'committed' } },
-  { name: 'two-401s-then-retry', faults: { blocks: { 1: { answers: [{ status: 401 }, { status: 401 }] } } }, expect: { status: 'committed' } },
+  { name: 'two-401s-token-rejected', faults: { blocks: { 1: { answers: [{ status: 401 }, { status: 401 }] } } }, expect: { status: 'failed', reason: { code: 'TOKEN_REJECTED', message: expect.any(String) as unknown as string } } },
   {
     name: '401-forever-echoing-the-token',
     blocks: undefined,
     faults: { blocks: { [SINGLE_PUT_BLOCK]: { answers: times(2 * MAX_ATTEMPTS + 2, echo(401, 'TokenExpired', `token ${TOKEN} has expired`)) } } },
-    expect: { status: 'failed', attempts: MAX_ATTEMPTS, reason: { code: 'RETRIES_EXHAUSTED', message: expect.any(String) as unknown as string } },
+    expect: { status: 'failed', attempts: 1, reason: { code: 'TOKEN_REJECTED', message: expect.any(String) as unknown as string } },
   },
   {
     name: '400-echoing-the-whole-header',

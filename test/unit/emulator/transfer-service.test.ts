@@ -541,7 +541,10 @@ describe('Function: startTransferEmulator', () => {
       await put(putUrl(session, 0), bytes(40, 1), { headers: { ...HEADERS, authorization: 'XBL3.0 x=1;wrong-token' } });
 
       // Assess
-      const logged = emulator.requests.map(({ at, ...rest }) => rest);
+      const logged = emulator.requests.map(({ at, startedAt, ...rest }) => {
+        expect(startedAt).toBeLessThanOrEqual(at);
+        return rest;
+      });
       expect(logged).toStrictEqual([
         { method: 'PUT', path: '/clips/clip-log', blockNum: 1, bytes: 40, status: 202 },
         { method: 'PUT', path: '/clips/clip-log', bytes: 0, status: 401 },

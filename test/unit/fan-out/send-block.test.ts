@@ -7,7 +7,7 @@ import type { ClipStore } from '../../../lib/aws/clip-store.ts';
 import type { RelayQueues } from '../../../lib/aws/queues.ts';
 import { sendBlock, type FanOutDeps } from '../../../lib/fan-out/send-block.ts';
 import { createUploadAgent, type UploadDispatcher } from '../../../lib/http/http.ts';
-import { clipId } from '../../../lib/protocol/correlation.ts';
+import { clipId, uploadIdHash } from '../../../lib/protocol/correlation.ts';
 import { ClipChangedError, RetryLaterError } from '../../../lib/protocol/errors.ts';
 import { MAX_REDIRECTS } from '../../../lib/protocol/limits.ts';
 import type { BlockMessage, OutcomeMessage } from '../../../lib/protocol/messages.ts';
@@ -122,6 +122,7 @@ describe('Function: sendBlock', () => {
         status: 'committed',
         clip: blockMessage().clip,
         uploadUri: `${service.url}/clips/1`,
+        uploadIdHash: uploadIdHash('id'),
         expectedBlocks: 2,
         blockSize: 5,
         blockNum: 1,
@@ -143,15 +144,95 @@ describe('Function: sendBlock', () => {
     expect(calls.opened).toBe(2);
   });
 
-  it('Should retry a second 401 later instead of refreshing again', async () => {
+  it('Should end the clip TOKEN_REJECTED when the refreshed token is refused too: 2 PUTs, no redelivery, the clip\'s other blocks stop', async () => {
     const { deps, calls } = fakes({ answers: [answer(401)] });
+    deps.rejectedClips = new Set();
 
-    await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(RetryLaterError);
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('failed');
+    await expect(sendBlock({ ...blockMessage(), blockNum: 0, start: 0, end: 5 }, delivery(), deps)).resolves.toBe('skipped');
 
     expect(service.seen).toHaveLength(2);
     expect(calls.tokenFetches).toStrictEqual([undefined, true]);
-    expect(calls.delays).toStrictEqual([1]);
+    expect(calls.delays).toStrictEqual([]);
+    expect(calls.outcomes).toMatchObject([{ status: 'failed', blockNum: 1, attempts: 1, reason: { code: 'TOKEN_REJECTED', message: expect.stringMatching(/401 to the token of token-ref user_1, and again after a refresh$/) } }]);
+    expect(JSON.stringify(calls.outcomes)).not.toMatch(/x=1;/);
+  });
+
+  it('Should say when the refresh returned the same token', async () => {
+    const { deps, calls } = fakes({ answers: [answer(401)] });
+    deps.tokens = { authorization: async () => 'XBL3.0 x=1;same' };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('failed');
+
+    expect(service.seen).toHaveLength(2);
+    expect(calls.outcomes[0]?.reason?.message).toMatch(/after a refresh that returned the same token/);
+  });
+
+  it('Should not PUT while another invocation holds the upload, and come back when the hold ends', async () => {
+    const { deps, calls } = fakes();
+    const holds: Array<{ waitMs: number }> = [];
+    deps.holds = {
+      read: async () => ({ v: 1, uploadIdHash: uploadIdHash('id'), since: NOW - 1000, until: NOW + 4000 }),
+      hold: async (_b, _k, hash, now, waitMs) => (holds.push({ waitMs }), { v: 1, uploadIdHash: hash, since: now, until: now + waitMs }),
+    };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(/held for 4000 ms/);
+
+    expect(service.seen).toStrictEqual([]);
+    expect(calls.delays).toStrictEqual([4]);
+    expect(holds).toStrictEqual([]);
+  });
+
+  it('Should PUT under a hold of another session (a retake), and record a hold for every invocation after a 429', async () => {
+    const { deps, calls } = fakes({ answers: [answer(429, { 'retry-after': '7' })] });
+    const holds: Array<{ hash: string; waitMs: number }> = [];
+    deps.holds = {
+      read: async () => ({ v: 1, uploadIdHash: uploadIdHash('an-older-session'), since: NOW - 1000, until: NOW + 4000 }),
+      hold: async (_b, _k, hash, now, waitMs) => (holds.push({ hash, waitMs }), { v: 1, uploadIdHash: hash, since: now, until: now + waitMs }),
+    };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(/retry in 7000 ms/);
+
+    expect(service.seen).toHaveLength(1);
+    expect(holds).toStrictEqual([{ hash: uploadIdHash('id'), waitMs: 7000 }]);
+    expect(calls.delays).toStrictEqual([7]);
+  });
+
+  it('Should send a block of a retake: the committed receipt of the same bytes is for another session', async () => {
+    const committed = { v: 1, status: 'committed', clip: blockMessage().clip, uploadIdHash: uploadIdHash('an-older-session'), at: '2026-11-25T09:00:00.000Z' } as const;
+    const { deps } = fakes({ receipt: JSON.stringify(receiptFromOutcome(committed)) });
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('accepted');
+    expect(service.seen).toHaveLength(1);
+
+    const same = fakes({ receipt: JSON.stringify(receiptFromOutcome({ ...committed, uploadIdHash: uploadIdHash('id') })) });
+    await expect(sendBlock(blockMessage(), delivery(), same.deps)).resolves.toBe('skipped');
+    expect(service.seen).toHaveLength(0);
+  });
+
+  it.each([409, 410])('Should settle a block answered %i on its first delivery once the receipt (read afresh) says the upload committed', async (status) => {
+    const { deps, calls } = fakes({ answers: [answer(status)] });
+    const committed = receiptFromOutcome({ v: 1, status: 'committed', clip: blockMessage().clip, uploadIdHash: uploadIdHash('id'), at: '2026-11-25T10:00:04.000Z' });
+    deps.uncachedClips = { ...deps.clips, read: async () => ({ body: JSON.stringify(committed), etag: 'r2' }) };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('skipped');
+
+    expect(service.seen).toHaveLength(1);
     expect(calls.outcomes).toStrictEqual([]);
+    expect(calls.delays).toStrictEqual([]);
+  });
+
+  it('Should settle a 409 after another block of the same invocation got the commit, and still fail a 409 with no sign of a commit', async () => {
+    const { deps, calls } = fakes({ answers: [answer(201), answer(409)] });
+    deps.committedClips = new Set();
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('committed');
+    await expect(sendBlock({ ...blockMessage(), blockNum: 0, start: 0, end: 5 }, delivery(), deps)).resolves.toBe('skipped');
+    expect(calls.outcomes.map((outcome) => outcome.status)).toStrictEqual(['committed']);
+
+    const fresh = fakes({ answers: [answer(409)] });
+    await expect(sendBlock(blockMessage(), delivery(), fresh.deps)).resolves.toBe('failed');
+    expect(fresh.calls.outcomes).toMatchObject([{ status: 'failed', reason: { code: 'SERVICE_REJECTED' } }]);
   });
 
   it('Should hold the whole clip after a 429, for the Retry-After it was told', async () => {

@@ -76,3 +76,15 @@ describe('Function: planBlocks', () => {
     );
   });
 });
+
+describe('Function: planBlocks, a single PUT and its cap', () => {
+  it.each([
+    [1000, 1000, 'one PUT'],
+    [1001, 1000, 'refused'],
+    [4_294_967_295, undefined, 'one PUT'],
+  ] as const)('Should plan a %i-byte clip without expectedBlocks under a cap of %s as %s', (fileSize, maxSinglePutBytes, expected) => {
+    const plan = () => planBlocks({ fileSize, maxBlockBytes: 2_097_152, maxSinglePutBytes });
+    if (expected === 'one PUT') expect(plan()).toStrictEqual({ blockSize: fileSize, blocks: [{ start: 0, end: fileSize }] });
+    else expect(plan).toThrow(/1001 bytes, over the 1000-byte cap of a single PUT .*expected-blocks/);
+  });
+});

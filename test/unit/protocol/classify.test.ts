@@ -61,6 +61,19 @@ describe('Function: classifyAnswer', () => {
   });
 });
 
+describe('Function: classifyAnswer, a 409/410 once the upload is known committed', () => {
+  it.each([
+    [409, false, true, { kind: 'already-committed' }],
+    [410, false, true, { kind: 'already-committed' }],
+    [409, true, true, { kind: 'already-committed' }],
+    [409, false, false, { kind: 'permanent' }],
+    [410, true, false, { kind: 'ambiguous-after-commit' }],
+    [403, false, true, { kind: 'permanent' }],
+  ] as const)('Should classify %i (retried %s, committed %s)', (status, retried, committed, verdict) => {
+    expect(classifyAnswer(response(status), { retried, committed, now })).toStrictEqual(verdict);
+  });
+});
+
 describe('Function: parseRetryAfter', () => {
   it.each([
     ['0', 0],
@@ -103,7 +116,7 @@ describe('Function: classifyFailure', () => {
 });
 
 describe('Function: classifyAnswer after a token refresh', () => {
-  it('Should retry a second 401 like a 5xx instead of refreshing again', () => {
-    expect(classifyAnswer(response(401), { retried: false, tokenRefreshed: true, now })).toStrictEqual({ kind: 'recoverable' });
+  it.each([false, true])('Should end the clip TOKEN_REJECTED on a 401 to a refreshed token (retried delivery: %s)', (retried) => {
+    expect(classifyAnswer(response(401), { retried, tokenRefreshed: true, now })).toStrictEqual({ kind: 'token-rejected' });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
 import { ReceiptError } from '../../../lib/protocol/errors.ts';
-import { nextReceipt, parseReceipt, receiptFromOutcome, receiptKey } from '../../../lib/protocol/receipt.ts';
+import { nextReceipt, parseReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
 
 const outcome = (status: OutcomeMessage['status'], at: string, extra: Partial<OutcomeMessage> = {}): OutcomeMessage => ({
   v: 1,
@@ -100,5 +100,58 @@ describe('Function: parseReceipt', () => {
     const act = () => parseReceipt(body);
     expect(act).toThrow(ReceiptError);
     expect(act).toThrow(problem);
+  });
+});
+
+describe('Function: nextReceipt with upload sessions (retakes)', () => {
+  const first = { uploadIdHash: 'aaaaaaaaaaaa', droppedAt: '2026-01-01T00:00:00Z' };
+  const retake = { uploadIdHash: 'bbbbbbbbbbbb', droppedAt: '2026-01-01T00:10:00Z' };
+
+  it.each([
+    ['a retake\'s commit replaces a committed receipt, recording it', 'committed', first, 'committed', retake, 'replaced'],
+    ['a retake\'s failure replaces a committed receipt', 'committed', first, 'failed', retake, 'replaced'],
+    ['a late outcome of the first session leaves the retake\'s receipt', 'committed', retake, 'failed', first, 'kept'],
+    ['a duplicate of the same session is kept once', 'committed', first, 'committed', first, 'kept'],
+    ['an outcome without a session (before sessions were recorded) counts as the same session', 'committed', first, 'committed', {}, 'kept'],
+  ] as const)('Should decide: %s', (_name, beforeStatus, beforeSession, afterStatus, afterSession, expected) => {
+    const existing = receiptFromOutcome(outcome(beforeStatus, '2026-01-01T00:05:00Z', beforeSession));
+    const next = nextReceipt(existing, outcome(afterStatus, '2026-01-01T00:15:00Z', afterSession));
+    if (expected === 'kept') expect(next).toBeUndefined();
+    else {
+      expect(next).toMatchObject({ status: afterStatus, uploadIdHash: retake.uploadIdHash });
+      expect(next?.supersedes).toStrictEqual([{ status: beforeStatus, decidedAt: '2026-01-01T00:05:00Z', uploadIdHash: first.uploadIdHash }]);
+    }
+  });
+
+  it.each([
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'a' }, true],
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'b' }, false],
+    [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e2', uploadIdHash: 'a' }, false],
+    [{ etag: 'e1' }, { etag: 'e1', uploadIdHash: 'b' }, true],
+  ])('Should tell whether receipt %o is about upload %o: %s', (receipt, upload, same) => {
+    expect(sameUpload(receipt, upload)).toBe(same);
+  });
+});
+
+describe('Function: receiptKey near S3\'s 1024-byte key limit', () => {
+  const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+  it.each([
+    ['a short key', 'incoming/a.mp4'],
+    ['a 1024-byte ASCII key', `incoming/${'a'.repeat(1015)}`],
+    ['a key of 340 three-byte characters', `incoming/${'é'.repeat(200)}${'鍵'.repeat(200)}`.slice(0, 340)],
+    ['a key just short of the plain limit', `incoming/${'b'.repeat(1024 - 64 - 'receipts/'.length - '.json'.length - 'incoming/'.length)}`],
+    ['a key one byte over it', `incoming/${'b'.repeat(1024 - 64 - 'receipts/'.length - '.json'.length - 'incoming/'.length + 1)}`],
+  ])('Should give %s a receipt key that S3 takes, with room for the records beside it', (_name, clipKey) => {
+    const key = receiptKey('receipts/', clipKey);
+    expect(bytes(`${key}.redrive-2026-12-04T16:35:19.123Z.json`)).toBeLessThanOrEqual(1024);
+    expect(key.startsWith('receipts/')).toBe(true);
+    expect(key.endsWith('.json')).toBe(true);
+  });
+
+  it('Should keep short keys readable and give long ones distinct hashed keys', () => {
+    expect(receiptKey('receipts/', 'incoming/a.mp4')).toBe('receipts/incoming/a.mp4.json');
+    const long = (c: string) => `incoming/${c.repeat(1015)}`;
+    expect(receiptKey('receipts/', long('a'))).toMatch(/^receipts\/by-hash\/[0-9a-f]{64}\.json$/);
+    expect(receiptKey('receipts/', long('a'))).not.toBe(receiptKey('receipts/', long('b')));
   });
 });

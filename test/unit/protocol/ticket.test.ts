@@ -36,4 +36,17 @@ describe('Function: parseTicket', () => {
     expect(act).toThrow(TicketError);
     expect(act).toThrow(message);
   });
+
+  it.each([
+    ['no metadata', undefined, 'metadata upload-uri is missing; metadata upload-id is missing'],
+    ['missing upload-id', { 'upload-uri': base['upload-uri'] }, 'metadata upload-id is missing'],
+    ['empty upload-uri', { ...base, 'upload-uri': '' }, 'metadata upload-uri is empty'],
+    ['oversized upload-id', { ...base, 'upload-id': 'x'.repeat(1025) }, 'metadata upload-id is longer than 1024 characters'],
+    ['CR/LF in upload-id', { ...base, 'upload-id': 'a\r\nX-Evil: 1' }, 'metadata upload-id has control characters'],
+    ['non-numeric expected-blocks', { ...base, 'expected-blocks': 'ten' }, 'metadata expected-blocks must be a whole number from 1 to 4294967295'],
+    ['expected-blocks over 2^32-1', { ...base, 'expected-blocks': '4294967296' }, 'metadata expected-blocks is 4294967296, over 4294967295'],
+    ['token-ref climbing out', { ...base, 'token-ref': '../other' }, 'metadata token-ref must be 1-128 letters, digits, ".", "_" or "-"'],
+  ])('Should say what is wrong with %s as a person would', (_name, metadata, message) => {
+    expect(() => parseTicket(metadata as Record<string, string> | undefined)).toThrow(new TicketError(message));
+  });
 });

@@ -17,6 +17,7 @@ describe('Function: readConfig', () => {
       incomingPrefix: 'incoming/',
       receiptsPrefix: 'receipts/',
       maxBlockBytes: 2_097_152,
+      maxSinglePutBytes: 64 * 1024 * 1024,
       serviceVersion: '1',
       allowedHosts: ['*.xboxlive.com', '127.0.0.1'],
       putConcurrency: 8,
