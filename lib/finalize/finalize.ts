@@ -1,11 +1,11 @@
 import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayConfig } from '../runtime/config.ts';
-import { describeError, RetryLaterError } from '../protocol/errors.ts';
+import { describeError, ReceiptTooNewError, RetryLaterError } from '../protocol/errors.ts';
 import { clipId } from '../protocol/correlation.ts';
 import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type MetricName, type RelayMetrics } from '../runtime/metrics.ts';
 import type { OutcomeMessage } from '../protocol/messages.ts';
-import { nextReceipt, parseReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
+import { claimsCommitted, nextReceipt, parseReceipt, receiptKey, type Receipt } from '../protocol/receipt.ts';
 
 /** What the finalizer needs. */
 export interface FinalizerDeps {
@@ -25,9 +25,10 @@ const STATUS_METRIC: Record<Receipt['status'], MetricName> = {
  * Turns an outcome into the clip's receipt by the receipt rules. Outcomes of one clip arrive
  * one at a time (FIFO group per clip); the conditional write is the second guard in AWS. A
  * stored receipt that is not a receipt is logged, counted (CorruptReceipts) and replaced as if
- * there were none: throwing would fail every delivery of the clip's group until the DLQ.
+ * there were none (throwing would fail every delivery of the clip's group until the DLQ), unless
+ * it still says committed. A receipt of a newer build is kept and the outcome retried later.
  * @returns 'written', or 'kept' when the existing receipt stands
- * @throws RetryLaterError when the receipt changed between read and write
+ * @throws RetryLaterError when the receipt changed between read and write, or a newer build wrote it
  */
 export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps): Promise<'written' | 'kept'> {
   const { bucket } = outcome.clip;
@@ -39,8 +40,15 @@ export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps
     try {
       existing = parseReceipt(stored.body);
     } catch (error) {
+      // A newer build's receipt is not corrupt: the outcome waits (SQS redelivers) for a build that reads it.
+      if (error instanceof ReceiptTooNewError) throw error;
       metrics.addMetric('CorruptReceipts', 'Count', 1);
-      deps.logger.error('receipt corrupt: replacing it', { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, receiptKey: key, reason: describeError(error) });
+      const fields = { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, receiptKey: key, reason: describeError(error) };
+      if (claimsCommitted(stored.body)) {
+        deps.logger.error('receipt corrupt but says committed: kept', fields);
+        return 'kept';
+      }
+      deps.logger.error('receipt corrupt: replacing it', fields);
     }
   }
   const receipt = nextReceipt(existing, outcome);

@@ -140,8 +140,29 @@ export class MessageTooNewError extends RetryLaterError {
   }
 }
 
+/**
+ * Thrown when a stored receipt's `receiptVersion` is newer than this build writes: a newer relay
+ * wrote it. It is not corrupt, so it is never replaced; the outcome waits for a build that reads it.
+ */
+export class ReceiptTooNewError extends RetryLaterError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReceiptTooNewError';
+  }
+}
+
+/**
+ * A failure code as a queue message or a receipt carries it: one of {@link FAILURE_CODES}, or a
+ * code a newer build added (kept as written). A rollout runs two builds side by side, so a
+ * reader that refused codes it does not know would drop outcomes or replace receipts.
+ */
+const CarriedFailureCodeSchema = z.custom<FailureCode | (string & {})>(
+  (value) => typeof value === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(value),
+  'expected a failure code (UPPER_SNAKE_CASE)',
+);
+
 /** Why a clip or block failed, as outcomes, receipts and logs carry it. */
-export const FailureReasonSchema = z.strictObject({ code: z.enum(FAILURE_CODES), message: z.string() });
+export const FailureReasonSchema = z.strictObject({ code: CarriedFailureCodeSchema, message: z.string() });
 export type FailureReason = z.infer<typeof FailureReasonSchema>;
 
 /** The reason a relay error gives an outcome or a receipt. */

@@ -69,9 +69,12 @@ export const OutcomeDetailsShape = {
   droppedAt: z.optional(z.string()),
 };
 
+/** The version of the outcome message this relay writes and reads. */
+export const OUTCOME_MESSAGE_VERSION = 1;
+
 /** How a clip ended, sent to the finalizer, which turns it into the clip's receipt. */
 const OutcomeMessageSchema = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(OUTCOME_MESSAGE_VERSION),
   status: OutcomeStatusSchema,
   clip: ClipRefSchema,
   ...OutcomeDetailsShape,
@@ -137,8 +140,14 @@ export function salvageClipRef(body: string): ClipRef | undefined {
 
 /**
  * Parses an outcomes-queue message body.
- * @throws MessageError when it is not JSON or not a version-1 outcome message
+ * @throws MessageTooNewError when its `v` is a number above {@link OUTCOME_MESSAGE_VERSION}: a newer build wrote it
+ * @throws MessageError when it is not JSON or not an outcome message
  */
 export function parseOutcomeMessage(body: string): OutcomeMessage {
-  return parseWith(OutcomeMessageSchema, parseJson(body), (m) => new MessageError(`outcome message: ${m}`));
+  const value = parseJson(body);
+  const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  if (typeof version === 'number' && version > OUTCOME_MESSAGE_VERSION) {
+    throw new MessageTooNewError(`outcome message version ${version} is newer than this build (it reads version ${OUTCOME_MESSAGE_VERSION}): retry later`, version);
+  }
+  return parseWith(OutcomeMessageSchema, value, (m) => new MessageError(`outcome message: ${m}`));
 }

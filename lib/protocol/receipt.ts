@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import { FailureReasonSchema, ReceiptError } from './errors.ts';
+import { FailureReasonSchema, ReceiptError, ReceiptTooNewError } from './errors.ts';
 import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
 import { parseWith } from './schema.ts';
 
 /** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"): the clip's fields at the top, then the outcome's. */
+/** The receipt version this build writes and reads. */
+export const RECEIPT_VERSION = 1;
+
 const ReceiptSchema = z.strictObject({
-  receiptVersion: z.literal(1),
+  receiptVersion: z.literal(RECEIPT_VERSION),
   status: OutcomeStatusSchema,
   ...ClipRefSchema.shape,
   ...OutcomeDetailsShape,
@@ -48,7 +51,8 @@ export function receiptKey(receiptsPrefix: string, clipKey: string): string {
 
 /**
  * The one way to read a stored receipt.
- * @throws ReceiptError when the body is not JSON or not a version-1 receipt, naming what is wrong
+ * @throws ReceiptTooNewError when its `receiptVersion` is newer than {@link RECEIPT_VERSION}: a newer build wrote it
+ * @throws ReceiptError when the body is not JSON or not a receipt, naming what is wrong
  */
 export function parseReceipt(body: string): Receipt {
   let value: unknown;
@@ -57,13 +61,30 @@ export function parseReceipt(body: string): Receipt {
   } catch (error) {
     throw new ReceiptError(`receipt is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  const version = typeof value === 'object' && value !== null ? (value as { receiptVersion?: unknown }).receiptVersion : undefined;
+  if (typeof version === 'number' && version > RECEIPT_VERSION) {
+    throw new ReceiptTooNewError(`receipt version ${version} is newer than this build (it reads version ${RECEIPT_VERSION})`);
+  }
   return parseWith(ReceiptSchema, value, (message) => new ReceiptError(`receipt: ${message}`));
+}
+
+/**
+ * True when a stored body that is no readable receipt still says `"status": "committed"`. The
+ * finalizer never replaces such a body: a commit, once recorded, is the one fact not to lose.
+ */
+export function claimsCommitted(body: string): boolean {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null && (value as { status?: unknown }).status === 'committed';
+  } catch {
+    return false;
+  }
 }
 
 /** The receipt an outcome makes when nothing was recorded before. */
 export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
   const { v: _v, status, clip, at, ...details } = outcome;
-  return { receiptVersion: 1, status, ...clip, ...details, decidedAt: at };
+  return { receiptVersion: RECEIPT_VERSION, status, ...clip, ...details, decidedAt: at };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { ClipStore } from '../aws/clip-store.ts';
 import type { RelayQueues } from '../aws/queues.ts';
 import type { RelayConfig } from '../runtime/config.ts';
 import { clipId } from '../protocol/correlation.ts';
-import { ClipRelayError, describeError, type FailureCode } from '../protocol/errors.ts';
+import { ClipRelayError, describeError, type FailureReason } from '../protocol/errors.ts';
 import { classifyFailure } from '../protocol/classify.ts';
 import { ticketDetails } from '../protocol/block-outcome.ts';
 import type { RelayLogger } from '../runtime/log.ts';
@@ -24,7 +24,7 @@ export interface SplitterDeps {
 /** What became of one ObjectCreated record. */
 export type SplitResult =
   | { kind: 'enqueued'; blocks: number }
-  | { kind: 'rejected'; code: FailureCode; message: string }
+  | { kind: 'rejected'; code: FailureReason['code']; message: string }
   | { kind: 'ignored'; why: string };
 
 /**

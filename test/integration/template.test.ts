@@ -228,14 +228,23 @@ function ownEnv(name: string, o: { bucket: string; stuckAfterSeconds: string }):
 const DEFAULT_OWN_ENV = { bucket: 'clip-relay-dev-us-east-1-clips', stuckAfterSeconds: String(settings.stuckClips.stuckAfterSeconds) };
 
 /**
- * The block-message readers the splitter's function resource does not depend on: during a stack
- * update a new splitter (writing a new version) must not start while an old reader runs.
+ * Each message's writers whose function resource does not depend on the message's readers:
+ * during a stack update a new writer (of a new version) must not start while an old reader
+ * runs. Block messages: splitter -> fan-out, dead-letter. Outcomes: those three -> finalizer.
  */
-function blockMessageReadersFirst(template: Template): { missing: string[] } {
-  const [, splitter] = functionByHandler(template, 'functions/splitter.handler');
-  const dependsOn = [splitter.DependsOn ?? []].flat();
-  const readers = ['functions/fan-out.handler', 'functions/dead-letter.handler'].map((handler) => functionByHandler(template, handler)[0]);
-  return { missing: readers.filter((id) => !dependsOn.includes(id)) };
+function readersFirst(template: Template): { missing: string[] } {
+  const id = (name: string) => functionByHandler(template, `functions/${name}.handler`)[0];
+  const order: Array<[writer: string, readers: string[]]> = [
+    ['splitter', ['fan-out', 'dead-letter', 'finalizer']],
+    ['fan-out', ['finalizer']],
+    ['dead-letter', ['finalizer']],
+  ];
+  return {
+    missing: order.flatMap(([writer, readers]) => {
+      const dependsOn = [template.Resources[id(writer)]!.DependsOn ?? []].flat();
+      return readers.filter((reader) => !dependsOn.includes(id(reader))).map((reader) => `${writer} -> ${reader}`);
+    }),
+  };
 }
 
 describe('serverless.yml packaged with defaults (stage dev)', () => {
@@ -266,8 +275,8 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     }
   });
 
-  it('updates the readers of the block message (fan-out, dead-letter) before its writer (splitter)', () => {
-    expect(blockMessageReadersFirst(pkg.template)).toStrictEqual({ missing: [] });
+  it("updates each message's readers before its writers (block messages: fan-out, dead-letter before the splitter; outcomes: the finalizer before all three)", () => {
+    expect(readersFirst(pkg.template)).toStrictEqual({ missing: [] });
   });
 
   it('gives every function the same environment, derived from settings, the stuck-clips function its bucket and threshold, the fan-out its V8 flags', () => {
@@ -849,8 +858,8 @@ describe('serverless.yml packaged for an existing bucket', () => {
     expect(schemaProblems(pkg.output)).toEqual(["at root: unrecognized property 'build'"]);
   });
 
-  it('updates the readers of the block message before its writer here too', () => {
-    expect(blockMessageReadersFirst(pkg.template)).toStrictEqual({ missing: [] });
+  it("updates each message's readers before its writers here too", () => {
+    expect(readersFirst(pkg.template)).toStrictEqual({ missing: [] });
   });
 
   it('creates no bucket and no bucket policy', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClipStore } from '../../../lib/aws/clip-store.ts';
 import { recordOutcome, type FinalizerDeps } from '../../../lib/finalize/finalize.ts';
-import { RetryLaterError } from '../../../lib/protocol/errors.ts';
+import { ReceiptTooNewError, RetryLaterError } from '../../../lib/protocol/errors.ts';
 import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
 import { parseReceipt, receiptFromOutcome } from '../../../lib/protocol/receipt.ts';
 import type { MetricName } from '../../../lib/runtime/metrics.ts';
@@ -115,6 +115,30 @@ describe('Function: recordOutcome', () => {
         fields: { clipId: expect.any(String), key: 'incoming/a.mp4', receiptKey: RECEIPT_KEY, reason: { code: 'RECEIPT_INVALID', message: expect.stringMatching(problem) } },
       },
     ]);
+  });
+
+  it('Should keep, not replace, a corrupt receipt that still says committed, and count it', async () => {
+    const body = JSON.stringify({ ...receiptFromOutcome(outcome('committed', '2026-11-25T10:00:03.000Z')), etag: 42 });
+    const store = memoryStore({ [RECEIPT_KEY]: body });
+    const { deps: d, metrics, lines } = deps(store.clips);
+
+    await expect(recordOutcome(outcome('failed', '2026-11-25T10:00:04.000Z'), d)).resolves.toBe('kept');
+
+    expect(store.writes).toStrictEqual([]);
+    expect(store.documents.get(RECEIPT_KEY)!.body).toBe(body);
+    expect(metrics).toStrictEqual([['CorruptReceipts', 1]]);
+    expect(lines.filter((l) => l.level === 'ERROR').map((l) => l.message)).toStrictEqual(['receipt corrupt but says committed: kept']);
+  });
+
+  it('Should leave a newer build\'s receipt alone and ask for redelivery of the outcome', async () => {
+    const body = JSON.stringify({ ...receiptFromOutcome(outcome('failed', '2026-11-25T10:00:03.000Z')), receiptVersion: 2 });
+    const store = memoryStore({ [RECEIPT_KEY]: body });
+    const { deps: d, metrics } = deps(store.clips);
+
+    await expect(recordOutcome(outcome('committed', '2026-11-25T10:00:04.000Z'), d)).rejects.toThrow(ReceiptTooNewError);
+
+    expect(store.writes).toStrictEqual([]);
+    expect(metrics).toStrictEqual([]);
   });
 
   it('Should ask for redelivery when the receipt changed between its read and its write', async () => {

@@ -93,9 +93,23 @@ describe('Function: parseOutcomeMessage', () => {
     expect(parseOutcomeMessage(JSON.stringify(outcome))).toStrictEqual(outcome);
   });
 
+  it('Should read a reason code a newer build added, so an older finalizer still records the clip', () => {
+    const newer = { ...outcome, reason: { code: 'SOMETHING_NEWER', message: 'x' } };
+    expect(parseOutcomeMessage(JSON.stringify(newer))).toStrictEqual(newer);
+  });
+
+  it('Should ask for redelivery, not drop, an outcome of a newer version', () => {
+    const act = () => parseOutcomeMessage(JSON.stringify({ ...outcome, v: 2 }));
+    expect(act).toThrow(MessageTooNewError);
+    expect(act).toThrow(RetryLaterError);
+    expect(act).toThrow(/outcome message version 2 is newer than this build \(it reads version 1\): retry later/);
+    expect(act).not.toThrow(MessageError);
+  });
+
   it.each<[name: string, value: unknown, problem: RegExp]>([
     ['an unknown status', { ...outcome, status: 'done' }, /status/],
-    ['a reason code outside the FailureCode union', { ...outcome, reason: { code: 'OOPS', message: 'x' } }, /reason\.code/],
+    ['a reason code that is no code', { ...outcome, reason: { code: 'oops, lower case', message: 'x' } }, /failure code.*reason\.code/],
+    ['version 0', { ...outcome, v: 0 }, /\bv\b/],
     ['an uploadId', { ...outcome, uploadId: 'secret' }, /uploadId/],
   ])('Should refuse %s', (_name, value, problem) => {
     const act = () => parseOutcomeMessage(JSON.stringify(value));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutcomeMessage } from '../../../lib/protocol/messages.ts';
-import { ReceiptError } from '../../../lib/protocol/errors.ts';
-import { nextReceipt, parseReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
+import { ReceiptError, ReceiptTooNewError, RetryLaterError } from '../../../lib/protocol/errors.ts';
+import { claimsCommitted, nextReceipt, parseReceipt, receiptFromOutcome, receiptKey, sameUpload } from '../../../lib/protocol/receipt.ts';
 
 const outcome = (status: OutcomeMessage['status'], at: string, extra: Partial<OutcomeMessage> = {}): OutcomeMessage => ({
   v: 1,
@@ -93,13 +93,39 @@ describe('Function: parseReceipt', () => {
     ['a JSON array', '[1,2]', /^receipt: .*expected object/],
     ['no etag', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), etag: undefined }), /etag/],
     ['an unknown status', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), status: 'done' }), /status/],
-    ['an unknown version', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), receiptVersion: 2 }), /receiptVersion/],
-    ['an unknown reason code', JSON.stringify({ ...receiptFromOutcome(outcome('failed', 'now')), reason: { code: 'OOPS', message: 'x' } }), /reason\.code/],
+    ['version 0', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), receiptVersion: 0 }), /receiptVersion/],
+    ['a reason code that is no code', JSON.stringify({ ...receiptFromOutcome(outcome('failed', 'now')), reason: { code: 'not a code', message: 'x' } }), /failure code.*reason\.code/],
     ['an unknown field', JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), uploadId: 'secret' }), /uploadId/],
   ])('Should refuse %s with a ReceiptError naming the problem', (_name, body, problem) => {
     const act = () => parseReceipt(body);
     expect(act).toThrow(ReceiptError);
     expect(act).toThrow(problem);
+  });
+});
+
+describe('Function: parseReceipt across builds (a rollout runs two side by side)', () => {
+  it('Should read a reason code a newer build added, as written', () => {
+    const failed = { ...receiptFromOutcome(outcome('failed', 'now')), reason: { code: 'SOMETHING_NEWER', message: 'x' } };
+    expect(parseReceipt(JSON.stringify(failed)).reason).toStrictEqual({ code: 'SOMETHING_NEWER', message: 'x' });
+  });
+
+  it('Should throw ReceiptTooNewError, a RetryLaterError and no ReceiptError, for a newer receipt version', () => {
+    const act = () => parseReceipt(JSON.stringify({ ...receiptFromOutcome(outcome('committed', 'now')), receiptVersion: 2, newField: true }));
+    expect(act).toThrow(ReceiptTooNewError);
+    expect(act).toThrow(RetryLaterError);
+    expect(act).toThrow(/receipt version 2 is newer than this build \(it reads version 1\)/);
+    expect(act).not.toThrow(ReceiptError);
+  });
+});
+
+describe('Function: claimsCommitted', () => {
+  it.each<[name: string, body: string, claims: boolean]>([
+    ['yes for an unreadable receipt that says committed', JSON.stringify({ status: 'committed', etag: 7 }), true],
+    ['no for one that says failed', JSON.stringify({ status: 'failed' }), false],
+    ['no for truncated JSON', '{"status":"committed"', false],
+    ['no for JSON null', 'null', false],
+  ])('Should answer %s', (_name, body, claims) => {
+    expect(claimsCommitted(body)).toBe(claims);
   });
 });
 
