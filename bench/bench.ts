@@ -19,7 +19,7 @@ import { createAwsClients } from '../lib/aws/clients.ts';
 import type { ClipStore } from '../lib/aws/clip-store.ts';
 import { sqsRelayQueues } from '../lib/aws/queues.ts';
 import { MAX_CLIP_BYTES } from '../lib/protocol/block-plan.ts';
-import { receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
+import { parseReceipt, receiptKey, type Receipt } from '../lib/protocol/receipt.ts';
 import { ticketMetadata } from '../lib/protocol/ticket.ts';
 import { readConfig } from '../lib/runtime/config.ts';
 import { splitClip } from '../lib/split/split-clip.ts';
@@ -41,7 +41,9 @@ const BLOCK_BYTES = 2 * MiB;
 // defaults are the deployed settings: Lambda's minimum maximumConcurrency (2) and
 // settings.fanOut.putConcurrency. Knobs for exploring (env BENCH_*).
 const FAN_OUT_ENVIRONMENTS = Number(process.env.BENCH_FAN_OUT_ENVIRONMENTS ?? 2);
-const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? loadSettings().fanOut.putConcurrency);
+// Read once: the relay's own copy is a clone the bench adjusts.
+const SETTINGS = loadSettings();
+const PUTS_PER_INVOCATION = Number(process.env.BENCH_PUTS_PER_INVOCATION ?? SETTINGS.fanOut.putConcurrency);
 const BATCH_SIZE = process.env.BENCH_BATCH_SIZE === undefined ? undefined : Number(process.env.BENCH_BATCH_SIZE);
 const CONCURRENCY = FAN_OUT_ENVIRONMENTS * PUTS_PER_INVOCATION;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -180,7 +182,7 @@ async function startBenchStack() {
   // The spy tells the bench when a receipt lands, without polling S3 for it (which took CPU
   // from the relay it measures).
   const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: REGION, messageSpies: { bufferSize: 10_000 } });
-  const settings = loadSettings();
+  const settings = structuredClone(SETTINGS);
   settings.fanOut.maximumConcurrency = FAN_OUT_ENVIRONMENTS;
   if (BATCH_SIZE !== undefined) settings.fanOut.batchSize = BATCH_SIZE;
   const queues = createLocalQueues(fauxqs, settings);
@@ -328,7 +330,7 @@ async function startRelay(stack: BenchStack, workerBundle: string) {
 /** The receipt of `key`, once it has landed. */
 async function readBenchReceipt(stack: BenchStack, key: string): Promise<Receipt> {
   const object = await stack.bench.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: receiptKey(stack.config.receiptsPrefix, key) }));
-  return JSON.parse(await object.Body!.transformToString()) as Receipt;
+  return parseReceipt(await object.Body!.transformToString());
 }
 
 /** Relays `file` once, from its drop to its receipt. */
@@ -461,7 +463,7 @@ function costPerGB(run: RelayRun) {
     else if (name.startsWith('SQS.fifo:')) sqsUsd += (n / 1e6) * prices.sqs.fifoPerMillion;
     else sqsUsd += (n / 1e6) * prices.sqs.standardPerMillion;
   }
-  const settings = loadSettings();
+  const settings = SETTINGS;
   const memoryGB: Record<FunctionName, number> = {
     splitter: settings.splitter.memorySize / 1024,
     fanOut: settings.fanOut.memorySize / 1024,

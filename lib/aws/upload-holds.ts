@@ -32,3 +32,25 @@ export function s3UploadHolds(clips: ClipStore, receiptsPrefix: string): UploadH
     },
   };
 }
+
+/**
+ * Per invocation: blocks of one clip that check its hold while a read of it is on its way share
+ * that read (the first wave of a batch starts together: one GET, not one per block). Nothing is
+ * kept once the read answers, so every later check reads afresh, as a 429 elsewhere may have set
+ * a hold since.
+ */
+export function shareHoldReads(holds: UploadHolds): UploadHolds {
+  const inFlight = new Map<string, Promise<UploadHold | undefined>>();
+  return {
+    read(bucket, clipKey) {
+      const id = `${bucket}/${clipKey}`;
+      let read = inFlight.get(id);
+      if (read === undefined) {
+        read = holds.read(bucket, clipKey).finally(() => inFlight.delete(id));
+        inFlight.set(id, read);
+      }
+      return read;
+    },
+    hold: (bucket, clipKey, uploadIdHash, now, waitMs) => holds.hold(bucket, clipKey, uploadIdHash, now, waitMs),
+  };
+}

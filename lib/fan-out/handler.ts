@@ -4,7 +4,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { sqsBatchHandler } from '../runtime/sqs-handler.ts';
 import { memoizeReads } from '../aws/clip-store.ts';
 import { shareTokenFetches } from '../aws/token-provider.ts';
-import { s3UploadHolds } from '../aws/upload-holds.ts';
+import { s3UploadHolds, shareHoldReads } from '../aws/upload-holds.ts';
 import { createLimiter } from '../runtime/concurrency.ts';
 import { settleInvalidMessage } from '../runtime/invalid-message.ts';
 import { parseBlockMessage } from '../protocol/messages.ts';
@@ -43,9 +43,10 @@ export function createFanOutHandler(deps: FanOutDeps & { logger: Logger; putConc
     const reachedDeadline = new Promise<'deadline'>((resolve) => deadline.signal.addEventListener('abort', () => resolve('deadline'), { once: true }));
     // Powertools starts every record at once; the limiter keeps the PUTs bounded, in arrival order.
     const limited = createLimiter(deps.putConcurrency);
-    // Per invocation: one token fetch for the blocks that need it at once; a fetch that hangs
-    // holds this invocation only (its deadline ends it), never the environment's later ones.
-    const invocationDeps: FanOutDeps = { ...deps, tokens: shareTokenFetches(deps.tokens), holds, clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set(), committedClips: new Set(), uncachedClips: deps.clips };
+    // Per invocation: one token fetch for the blocks that need it at once, one hold read for the
+    // blocks that check it at once; a fetch that hangs holds this invocation only (its deadline
+    // ends it), never the environment's later ones.
+    const invocationDeps: FanOutDeps = { ...deps, tokens: shareTokenFetches(deps.tokens), holds: shareHoldReads(holds), clips: memoizeReads(deps.clips), clipBackoff: new Map(), rejectedClips: new Set(), committedClips: new Set(), uncachedClips: deps.clips };
     const settled = new Set<string>();
     const processing = processPartialResponse(
       event,
