@@ -64,7 +64,7 @@ export async function runDev(options: DevOptions, stopSignal: AbortSignal): Prom
   out(`  S3 + SQS endpoint  ${endpoint}  (region ${region}, any credentials)`);
   out(`  bucket             ${bucket}: drop clips under ${stack.config.incomingPrefix}, receipts appear under ${stack.config.receiptsPrefix}`);
   if (emulator !== undefined && broker !== undefined) {
-    out(`  transfer emulator  ${emulator.url}  (strict PROTOCOL.md service; allowed as 127.0.0.1)`);
+    out(`  transfer emulator  ${emulator.url}  (strict docs/protocol.md service; allowed as 127.0.0.1)`);
     out(`  open a session     curl -s -X POST ${broker.url}/sessions -d '{"fileSize": <bytes>, "expectedBlocks": <n>}'`);
   }
   out(`  state              ${dataDir === undefined ? 'in memory: gone when this stops (--data-dir keeps it)' : `kept in ${dataDir}; after a restart, work in flight resumes and clips dropped meanwhile are relayed`}`);

@@ -45,7 +45,7 @@ function header(headers: Dispatcher.ResponseData['headers'], name: string): stri
 }
 
 /**
- * PUTs one block (PROTOCOL.md, "The PUT"): the raw bytes with Content-Length, never chunked,
+ * PUTs one block (docs/protocol.md, "The PUT"): the raw bytes with Content-Length, never chunked,
  * and the five required headers. Never throws for HTTP or network trouble: it returns the
  * answer, and a transport failure is an answer too.
  */

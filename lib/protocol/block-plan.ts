@@ -20,7 +20,7 @@ export interface BlockPlan {
 }
 
 /**
- * Plans the blocks of a clip as PROTOCOL.md lays them out: every block B bytes but the last,
+ * Plans the blocks of a clip as docs/protocol.md lays them out: every block B bytes but the last,
  * which holds 1..B, and ceil(fileSize / B) == expectedBlocks, with B <= maxBlockBytes.
  * Among the valid B it takes the largest, which is the layout a client that split at the cap
  * (the usual case) produced when it asked for expectedBlocks.

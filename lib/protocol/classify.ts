@@ -36,7 +36,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
- * The one classification policy (PROTOCOL.md, "The answers"): every answer and every transport
+ * The one classification policy (docs/protocol.md, "The answers"): every answer and every transport
  * error maps to exactly one verdict. `retried` says this block was delivered before and that
  * delivery ended in a retry (no answer, a recoverable answer, or the invocation's deadline):
  * SQS keeps no more history than the receive count, so that is the evidence there is; then a

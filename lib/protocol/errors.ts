@@ -57,7 +57,7 @@ export class TicketError extends ClipRelayError {
   }
 }
 
-/** Thrown when a file size and an expectedBlocks admit no block layout (PROTOCOL.md). */
+/** Thrown when a file size and an expectedBlocks admit no block layout (docs/protocol.md). */
 export class BlockLayoutError extends ClipRelayError {
   constructor(message: string) {
     super('BLOCK_LAYOUT_IMPOSSIBLE', message);

@@ -4,7 +4,7 @@ import { FailureReasonSchema, ReceiptError, ReceiptTooNewError } from './errors.
 import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
 import { parseWith } from './schema.ts';
 
-/** The relay's durable, final record for one clip (PROTOCOL.md, "receipt"): the clip's fields at the top, then the outcome's. */
+/** The relay's durable, final record for one clip (docs/protocol.md, "Terms"): the clip's fields at the top, then the outcome's. */
 /** The receipt version this build writes and reads. */
 export const RECEIPT_VERSION = 1;
 

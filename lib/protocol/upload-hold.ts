@@ -1,17 +1,21 @@
+import * as z from 'zod/mini';
 import { receiptKey } from './receipt.ts';
+
+const epochMs = z.number().check(z.int(), z.minimum(0));
 
 /**
  * A hold on one upload after a 429: Xbox Live rate-limits the caller (user and title), so no
  * block of the upload may start a PUT before `until`, whichever invocation holds it. Stored as a
  * small JSON object beside the clip's receipt (no DynamoDB); times are epoch milliseconds.
  */
-export interface UploadHold {
-  v: 1;
+const UploadHoldSchema = z.strictObject({
+  v: z.literal(1),
   /** The session it holds: the uploadId's hash, never the uploadId. */
-  uploadIdHash: string;
-  since: number;
-  until: number;
-}
+  uploadIdHash: z.string().check(z.minLength(1)),
+  since: epochMs,
+  until: epochMs,
+});
+export type UploadHold = z.infer<typeof UploadHoldSchema>;
 
 /** Where a clip's hold lives: the receipt's key + `.hold` (never a receipt key: those end in `.json`). */
 export function holdKey(receiptsPrefix: string, clipKey: string): string {
@@ -20,13 +24,14 @@ export function holdKey(receiptsPrefix: string, clipKey: string): string {
 
 /** The stored hold, or undefined for anything that is not one (a hold is advice: a bad one holds nothing). */
 export function parseHold(body: string): UploadHold | undefined {
+  let value: unknown;
   try {
-    const value = JSON.parse(body) as Partial<UploadHold> | null;
-    if (value?.v !== 1 || typeof value.uploadIdHash !== 'string' || !Number.isFinite(value.since) || !Number.isFinite(value.until)) return undefined;
-    return { v: 1, uploadIdHash: value.uploadIdHash, since: value.since!, until: value.until! };
+    value = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const result = UploadHoldSchema.safeParse(value);
+  return result.success ? result.data : undefined;
 }
 
 /** How long a block of session `uploadIdHash` must still wait at `now` under `hold`: ms > 0, or undefined to go. */

@@ -256,7 +256,7 @@ describe('Function: sendBlock', () => {
 
   it("Should fail the block with SERVICE_REJECTED and the answer, with the service's errorCode and errorMessage, on a 400", async () => {
     const { deps, calls } = fakes({
-      // The protocol's casing (PROTOCOL.md): errorCode, errorMessage.
+      // The protocol's casing (docs/protocol.md): errorCode, errorMessage.
       answers: [(res) => void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errorCode: 'BadBlock', errorMessage: 'block 1 is larger than blockSize' }))],
     });
 
