@@ -32,15 +32,15 @@ export interface FanOutDeps {
   logger: RelayLogger;
   metrics?: RelayMetrics;
   /**
-   * Per invocation: clips backing off after a 429, by clipId, until when (epoch ms). Xbox Live
-   * rate-limits per user and title, so the whole clip waits, not just the block that was told.
+   * Per invocation: uploads backing off after a 429, by {@link uploadRef}, until when (epoch ms).
+   * Xbox Live rate-limits per user and title, so the whole upload waits, not just the block told.
    */
   clipBackoff?: Map<string, number>;
-  /** Per invocation: clips ended TOKEN_REJECTED by one of their blocks; their other blocks stop. */
+  /** Per invocation: uploads ({@link uploadRef}) ended TOKEN_REJECTED by one of their blocks; their other blocks stop. */
   rejectedClips?: Set<string>;
   /** Holds on uploads after a 429, shared by every invocation (S3 beside the receipts). */
   holds?: UploadHolds;
-  /** Per invocation: clips a block of which got the commit (201) in this invocation. */
+  /** Per invocation: uploads ({@link uploadRef}) a block of which got the commit (201) in this invocation. */
   committedClips?: Set<string>;
   /** Reads not memoized for the invocation: a receipt written after it began (the commit's). */
   uncachedClips?: ClipStore;
@@ -74,7 +74,7 @@ class UploadHeld extends RetryLaterError {
 /** How long this block must still wait under a hold on its upload (this invocation's or any other's). */
 async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<number | undefined> {
   const now = (deps.now ?? Date.now)();
-  const id = clipId(message.clip.bucket, message.clip.key);
+  const id = uploadRef(message);
   const local = deps.clipBackoff?.get(id);
   if (local !== undefined && local > now) return local - now;
   if (deps.holds === undefined) return undefined;
@@ -106,7 +106,7 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
 
 /** Whether the upload is known committed: a block got the 201 in this invocation, or the receipt (read afresh) says so. */
 async function uploadCommitted(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
-  if (deps.committedClips?.has(clipId(message.clip.bucket, message.clip.key))) return true;
+  if (deps.committedClips?.has(uploadRef(message))) return true;
   const stored = await (deps.uncachedClips ?? deps.clips).read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
   if (stored === undefined) return false;
   try {
@@ -135,7 +135,7 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     return status;
   };
 
-  const id = clipId(message.clip.bucket, message.clip.key);
+  const id = uploadRef(message);
   if (delivery.signal?.aborted) throw new RetryLaterError('the invocation reached its deadline before this block started');
   if (deps.rejectedClips?.has(id)) return 'skipped';
   const heldUntil = deps.clipBackoff?.get(id);
@@ -181,12 +181,15 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     case 'already-committed':
       deps.logger.info(`block answered ${describeAnswer(answer)} after the upload committed: nothing to do`, logFields);
       return 'skipped';
-    case 'token-rejected':
-      deps.rejectedClips?.add(id);
-      return end('failed', {
+    case 'token-rejected': {
+      const ended = await end('failed', {
         code: 'TOKEN_REJECTED',
         message: `the transfer service answered ${describeAnswer(answer)} to the token of token-ref ${message.ticket.tokenRef ?? deps.config.defaultTokenRef}, and again after a refresh${settled.tokenChanged ? '' : ' that returned the same token'}`,
       }, answer);
+      // Only once the failed outcome is on its way: the upload's other blocks are then dropped.
+      deps.rejectedClips?.add(id);
+      return ended;
+    }
     case 'permanent':
       return end('failed', { code: 'SERVICE_REJECTED', message: `the transfer service answered ${describeAnswer(answer)}` }, answer);
     case 'recoverable':
@@ -210,15 +213,30 @@ export async function sendBlock(message: BlockMessage, delivery: Delivery, deps:
     if (holdClip) {
       // Xbox Live rate-limits the caller: hold every block of this upload, in every invocation.
       deps.clipBackoff?.set(id, now() + delayMs);
-      const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.ticket.uploadId), now(), delayMs);
-      // recordedAt: from then on every invocation's check before a PUT sees the hold.
-      if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: hold.since, heldUntil: hold.until, recordedAt: Date.now() });
+      try {
+        const hold = await deps.holds?.hold(message.clip.bucket, message.clip.key, uploadIdHash(message.ticket.uploadId), now(), delayMs);
+        // recordedAt: from then on every invocation's check before a PUT sees the hold.
+        if (hold !== undefined) deps.logger.info('upload held after a 429', { ...logFields, heldSince: hold.since, heldUntil: hold.until, recordedAt: Date.now() });
+      } catch (error) {
+        // The shared hold is advice to the other invocations; this block's own back-off below
+        // still stands, so a failed write must not cost it a visibility timeout.
+        deps.logger.error('upload hold not recorded', { ...logFields, reason: describeError(error) });
+      }
     }
     await deps.queues.delayRedelivery(delivery.receiptHandle, delayMs / 1000);
     metrics.addMetric('Retries', 'Count', 1);
     deps.logger.info('block retry scheduled', { ...logFields, delayMs, reason: why });
     throw new RetryLaterError(`block ${message.blockNum ?? 'single'} of ${message.clip.key}: ${why}; retry in ${delayMs} ms`);
   }
+}
+
+/**
+ * The upload a block belongs to, for the invocation's per-upload state (429 back-off, refused
+ * token, commit seen): this version of the clip for this session, so a retake's blocks in the
+ * same batch as an older session's are never judged by the older one.
+ */
+export function uploadRef(message: BlockMessage): string {
+  return `${clipId(message.clip.bucket, message.clip.key)}|${message.clip.etag}|${uploadIdHash(message.ticket.uploadId)}`;
 }
 
 /** The fields every log line about a block carries: enough to correlate, nothing secret. */

@@ -44,7 +44,7 @@ export async function recordOutcome(outcome: OutcomeMessage, deps: FinalizerDeps
       if (error instanceof ReceiptTooNewError) throw error;
       metrics.addMetric('CorruptReceipts', 'Count', 1);
       const fields = { clipId: clipId(bucket, outcome.clip.key), key: outcome.clip.key, receiptKey: key, reason: describeError(error) };
-      if (claimsCommitted(stored.body)) {
+      if (claimsCommitted(stored.body, outcome.clip.etag)) {
         deps.logger.error('receipt corrupt but says committed: kept', fields);
         return 'kept';
       }

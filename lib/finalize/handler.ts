@@ -16,9 +16,9 @@ export function createFinalizerHandler(deps: FinalizerDeps & { logger: Logger })
     try {
       outcome = parseOutcomeMessage(record.body);
     } catch (error) {
+      if (!(error instanceof MessageError)) throw error; // e.g. a newer build's version: delivered again
       deps.logger.error('outcome message dropped', { messageId: record.messageId, reason: describeError(error) });
-      if (error instanceof MessageError) return 'dropped';
-      throw error;
+      return 'dropped';
     }
     return recordOutcome(outcome, deps);
   }

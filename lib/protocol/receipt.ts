@@ -69,13 +69,16 @@ export function parseReceipt(body: string): Receipt {
 }
 
 /**
- * True when a stored body that is no readable receipt still says `"status": "committed"`. The
- * finalizer never replaces such a body: a commit, once recorded, is the one fact not to lose.
+ * True when a stored body that is no readable receipt still says `"status": "committed"` for
+ * this version of the clip (its `etag`). The finalizer never replaces such a body: a commit,
+ * once recorded, is the one fact not to lose. A later version of the key is not held back by it.
  */
-export function claimsCommitted(body: string): boolean {
+export function claimsCommitted(body: string, etag: string): boolean {
   try {
     const value: unknown = JSON.parse(body);
-    return typeof value === 'object' && value !== null && (value as { status?: unknown }).status === 'committed';
+    if (typeof value !== 'object' || value === null) return false;
+    const claimed = value as { status?: unknown; etag?: unknown };
+    return claimed.status === 'committed' && claimed.etag === etag;
   } catch {
     return false;
   }

@@ -105,6 +105,8 @@ function expectedGrants(o: {
       `s3:GetObject ${s3Object(o.bucket, o.incoming)}`,
       `s3:GetObjectVersion ${s3Object(o.bucket, o.incoming)}`,
       `s3:GetObject ${s3Object(o.bucket, o.receipts)}`,
+      // Only the upload's hold after a 429 (<receipt key>.hold), never a receipt.
+      `s3:PutObject ${s3Object(o.bucket, o.receipts)}.hold`,
       listBucket(o.bucket),
       'sqs:ReceiveMessage BlocksQueue.Arn',
       'sqs:DeleteMessage BlocksQueue.Arn',
@@ -113,7 +115,7 @@ function expectedGrants(o: {
       'sqs:SendMessage OutcomesQueue.Arn',
       token,
       `kms:Decrypt *${viaService(o.tokenSource)}`,
-      ...bucketKey('kms:Decrypt'),
+      ...bucketKey('kms:Decrypt', 'kms:GenerateDataKey'),
     ].sort(),
     'functions/finalizer.handler': [
       ...LOGS(fn('finalizer')),
@@ -484,7 +486,10 @@ describe('serverless.yml packaged with defaults (stage dev)', () => {
     expect(splitter).not.toContain('s3:PutObject');
     expect(splitter.filter((a) => /^(ssm|secretsmanager|kms):/.test(a))).toEqual([]);
     const fanOut = actions('functions/fan-out.handler');
-    expect(fanOut).not.toContain('s3:PutObject');
+    // Its one write is the upload's hold: <receipt key>.hold, never a receipt or a clip.
+    const fanOutWrites = grantsOf(pkg.template, roleOf(pkg.template, 'functions/fan-out.handler')).filter((g) => g.startsWith('s3:PutObject '));
+    expect(fanOutWrites).toHaveLength(1);
+    expect(fanOutWrites[0]).toMatch(/\*\.hold$/);
     expect(fanOut).not.toContain('secretsmanager:GetSecretValue');
     const finalizer = actions('functions/finalizer.handler');
     expect(finalizer).not.toContain('sqs:SendMessage');

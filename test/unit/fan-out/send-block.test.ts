@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClipStore } from '../../../lib/aws/clip-store.ts';
 import type { RelayQueues } from '../../../lib/aws/queues.ts';
-import { sendBlock, type FanOutDeps } from '../../../lib/fan-out/send-block.ts';
+import { sendBlock, uploadRef, type FanOutDeps } from '../../../lib/fan-out/send-block.ts';
 import { createUploadAgent, type UploadDispatcher } from '../../../lib/http/http.ts';
 import { clipId, uploadIdHash } from '../../../lib/protocol/correlation.ts';
 import { ClipChangedError, RetryLaterError } from '../../../lib/protocol/errors.ts';
@@ -198,6 +198,23 @@ describe('Function: sendBlock', () => {
     expect(calls.delays).toStrictEqual([7]);
   });
 
+  it('Should still back off for the Retry-After when the hold cannot be recorded (e.g. AccessDenied), and log why', async () => {
+    const { deps, calls } = fakes({ answers: [answer(429, { 'retry-after': '7' })] });
+    const errors: Array<{ message: string; fields: unknown }> = [];
+    deps.logger = { ...deps.logger, error: (message: string, fields?: unknown) => void errors.push({ message, fields }) };
+    deps.holds = {
+      read: async () => undefined,
+      hold: async () => {
+        throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+      },
+    };
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(/retry in 7000 ms/);
+
+    expect(calls.delays).toStrictEqual([7]);
+    expect(errors).toStrictEqual([{ message: 'upload hold not recorded', fields: expect.objectContaining({ reason: expect.objectContaining({ message: 'Access Denied' }) }) }]);
+  });
+
   it('Should send a block of a retake: the committed receipt of the same bytes is for another session', async () => {
     const committed = { v: 1, status: 'committed', clip: blockMessage().clip, uploadIdHash: uploadIdHash('an-older-session'), at: '2026-11-25T09:00:00.000Z' } as const;
     const { deps } = fakes({ receipt: JSON.stringify(receiptFromOutcome(committed)) });
@@ -241,7 +258,7 @@ describe('Function: sendBlock', () => {
     await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(/retry in 7000 ms/);
 
     expect(calls.delays).toStrictEqual([7]);
-    expect(deps.clipBackoff?.get(clipId('b', 'incoming/a.mp4'))).toBe(NOW + 7000);
+    expect(deps.clipBackoff?.get(uploadRef(blockMessage()))).toBe(NOW + 7000);
   });
 
   it('Should retry a 503 without holding the clip, and fail the block with RETRIES_EXHAUSTED on its last attempt', async () => {
@@ -318,13 +335,33 @@ describe('Function: sendBlock', () => {
 
   it('Should hold a block of a clip that got a 429 in this invocation until the clip may send again, without reading it', async () => {
     const { deps, calls } = fakes();
-    deps.clipBackoff = new Map([[clipId('b', 'incoming/a.mp4'), NOW + 7000]]);
+    deps.clipBackoff = new Map([[uploadRef(blockMessage()), NOW + 7000]]);
 
     await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(RetryLaterError);
 
     expect(calls.delays).toStrictEqual([7]);
     expect(calls.opened).toBe(0);
     expect(calls.outcomes).toStrictEqual([]);
+  });
+
+  it('Should not drop a block of a retake (same clip, new session) because the older session\'s token was refused in this invocation', async () => {
+    const retake: BlockMessage = { ...blockMessage(), ticket: { ...blockMessage().ticket, uploadId: 'a-new-session' } };
+    const { deps, calls } = fakes({ answers: [answer(401), answer(401), answer(202)] });
+    deps.rejectedClips = new Set(); // per invocation, as the handler makes it
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).resolves.toBe('failed');
+    expect(calls.outcomes.map((o) => o.reason?.code)).toStrictEqual(['TOKEN_REJECTED']);
+    await expect(sendBlock(retake, delivery(), deps)).resolves.toBe('accepted');
+    expect(service.seen).toHaveLength(3);
+  });
+
+  it('Should not hold a block of a retake for the older session\'s 429 in this invocation', async () => {
+    const retake: BlockMessage = { ...blockMessage(), ticket: { ...blockMessage().ticket, uploadId: 'a-new-session' } };
+    const { deps, calls } = fakes({ answers: [answer(429, { 'retry-after': '7' }), answer(202)] });
+
+    await expect(sendBlock(blockMessage(), delivery(), deps)).rejects.toThrow(/retry in 7000 ms/);
+    await expect(sendBlock(retake, delivery(), deps)).resolves.toBe('accepted');
+    expect(calls.delays).toStrictEqual([7]);
   });
 
   it('Should give a block back untouched once the invocation reached its deadline', async () => {

@@ -117,8 +117,8 @@ describe('Function: recordOutcome', () => {
     ]);
   });
 
-  it('Should keep, not replace, a corrupt receipt that still says committed, and count it', async () => {
-    const body = JSON.stringify({ ...receiptFromOutcome(outcome('committed', '2026-11-25T10:00:03.000Z')), etag: 42 });
+  it('Should keep, not replace, a corrupt receipt that still says committed for this version, and count it', async () => {
+    const body = JSON.stringify({ ...receiptFromOutcome(outcome('committed', '2026-11-25T10:00:03.000Z')), size: 'big' });
     const store = memoryStore({ [RECEIPT_KEY]: body });
     const { deps: d, metrics, lines } = deps(store.clips);
 
@@ -128,6 +128,15 @@ describe('Function: recordOutcome', () => {
     expect(store.documents.get(RECEIPT_KEY)!.body).toBe(body);
     expect(metrics).toStrictEqual([['CorruptReceipts', 1]]);
     expect(lines.filter((l) => l.level === 'ERROR').map((l) => l.message)).toStrictEqual(['receipt corrupt but says committed: kept']);
+  });
+
+  it('Should replace a corrupt receipt that says committed for an older version of the key', async () => {
+    const body = JSON.stringify({ ...receiptFromOutcome(outcome('committed', '2026-11-25T10:00:03.000Z')), etag: 'e0', size: 'big' });
+    const store = memoryStore({ [RECEIPT_KEY]: body });
+    const { deps: d } = deps(store.clips);
+
+    await expect(recordOutcome(outcome('failed', '2026-11-25T10:00:04.000Z'), d)).resolves.toBe('written');
+    expect(parseReceipt(store.documents.get(RECEIPT_KEY)!.body)).toStrictEqual(receiptFromOutcome(outcome('failed', '2026-11-25T10:00:04.000Z')));
   });
 
   it('Should leave a newer build\'s receipt alone and ask for redelivery of the outcome', async () => {

@@ -120,12 +120,13 @@ describe('Function: parseReceipt across builds (a rollout runs two side by side)
 
 describe('Function: claimsCommitted', () => {
   it.each<[name: string, body: string, claims: boolean]>([
-    ['yes for an unreadable receipt that says committed', JSON.stringify({ status: 'committed', etag: 7 }), true],
-    ['no for one that says failed', JSON.stringify({ status: 'failed' }), false],
-    ['no for truncated JSON', '{"status":"committed"', false],
+    ['yes for an unreadable receipt that says committed for this version', JSON.stringify({ status: 'committed', etag: 'e1', size: 'big' }), true],
+    ['no for one that says committed for another version', JSON.stringify({ status: 'committed', etag: 'e0' }), false],
+    ['no for one that says failed', JSON.stringify({ status: 'failed', etag: 'e1' }), false],
+    ['no for truncated JSON', '{"status":"committed","etag":"e1"', false],
     ['no for JSON null', 'null', false],
   ])('Should answer %s', (_name, body, claims) => {
-    expect(claimsCommitted(body)).toBe(claims);
+    expect(claimsCommitted(body, 'e1')).toBe(claims);
   });
 });
 
