@@ -100,7 +100,7 @@ async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Prom
     deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) });
     return false;
   }
-  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) })) return false;
+  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId), droppedAt: message.droppedAt })) return false;
   return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
 }
 
@@ -111,7 +111,7 @@ async function uploadCommitted(message: BlockMessage, deps: FanOutDeps): Promise
   if (stored === undefined) return false;
   try {
     const receipt = parseReceipt(stored.body);
-    return receipt.status === 'committed' && sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId) });
+    return receipt.status === 'committed' && sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId), droppedAt: message.droppedAt });
   } catch {
     return false;
   }

@@ -22,14 +22,24 @@ const ReceiptSchema = z.strictObject({
 });
 export type Receipt = z.infer<typeof ReceiptSchema>;
 
+/** What tells one upload of a key from another: the clip's version, its session, its drop. */
+interface UploadIdentity {
+  etag: string;
+  uploadIdHash?: string | undefined;
+  droppedAt?: string | undefined;
+}
+
 /**
  * True when `receipt` is about this upload: the same version of the clip (ETag) for the same
- * session. A retake (the same bytes dropped again for a new session) is a new upload. A receipt
- * or outcome written before sessions were recorded counts as the same session.
+ * session. A retake (the same bytes dropped again for a new session) is a new upload. Where a
+ * side does not know its session (a receipt written before sessions were recorded, a bad
+ * ticket's or a failed split's outcome), a later drop of the key is a new upload and the same
+ * drop (duplicate events share the event time) is the same one.
  */
-export function sameUpload(receipt: { etag: string; uploadIdHash?: string | undefined }, upload: { etag: string; uploadIdHash?: string | undefined }): boolean {
+export function sameUpload(receipt: UploadIdentity, upload: UploadIdentity): boolean {
   if (receipt.etag !== upload.etag) return false;
-  return receipt.uploadIdHash === undefined || upload.uploadIdHash === undefined || receipt.uploadIdHash === upload.uploadIdHash;
+  if (receipt.uploadIdHash !== undefined && upload.uploadIdHash !== undefined) return receipt.uploadIdHash === upload.uploadIdHash;
+  return receipt.droppedAt === undefined || upload.droppedAt === undefined || receipt.droppedAt === upload.droppedAt;
 }
 
 /** S3's longest key, in UTF-8 bytes. */
@@ -100,7 +110,7 @@ export function receiptFromOutcome(outcome: OutcomeMessage): Receipt {
  */
 export function nextReceipt(existing: Receipt | undefined, outcome: OutcomeMessage): Receipt | undefined {
   if (existing === undefined) return receiptFromOutcome(outcome);
-  if (!sameUpload(existing, { etag: outcome.clip.etag, uploadIdHash: outcome.uploadIdHash })) {
+  if (!sameUpload(existing, { etag: outcome.clip.etag, uploadIdHash: outcome.uploadIdHash, droppedAt: outcome.droppedAt })) {
     // Another upload of the key: the newer one wins, by when it was dropped (its S3 event),
     // not by when its outcome happened; a late outcome of an old upload never does. Two drops
     // in the same instant (a retake seconds after, as S3 times objects) go by the outcome's time.

@@ -215,6 +215,17 @@ describe('Function: sendBlock', () => {
     expect(errors).toStrictEqual([{ message: 'upload hold not recorded', fields: expect.objectContaining({ reason: expect.objectContaining({ message: 'Access Denied' }) }) }]);
   });
 
+  it('Should send a block of a later drop when the committed receipt predates sessions (no uploadIdHash), and skip one of the same drop', async () => {
+    const legacy = { v: 1, status: 'committed', clip: blockMessage().clip, droppedAt: '2026-11-24T10:00:00.000Z', at: '2026-11-24T10:00:05.000Z' } as const;
+    const later = fakes({ receipt: JSON.stringify(receiptFromOutcome(legacy)) });
+    await expect(sendBlock(blockMessage(), delivery(), later.deps)).resolves.toBe('accepted');
+    expect(service.seen).toHaveLength(1);
+
+    const sameDrop = fakes({ receipt: JSON.stringify(receiptFromOutcome({ ...legacy, droppedAt: blockMessage().droppedAt })) });
+    await expect(sendBlock(blockMessage(), delivery(), sameDrop.deps)).resolves.toBe('skipped');
+    expect(service.seen).toHaveLength(0);
+  });
+
   it('Should send a block of a retake: the committed receipt of the same bytes is for another session', async () => {
     const committed = { v: 1, status: 'committed', clip: blockMessage().clip, uploadIdHash: uploadIdHash('an-older-session'), at: '2026-11-25T09:00:00.000Z' } as const;
     const { deps } = fakes({ receipt: JSON.stringify(receiptFromOutcome(committed)) });

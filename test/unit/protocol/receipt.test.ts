@@ -139,7 +139,7 @@ describe('Function: nextReceipt with upload sessions (retakes)', () => {
     ['a retake\'s failure replaces a committed receipt', 'committed', first, 'failed', retake, 'replaced'],
     ['a late outcome of the first session leaves the retake\'s receipt', 'committed', retake, 'failed', first, 'kept'],
     ['a duplicate of the same session is kept once', 'committed', first, 'committed', first, 'kept'],
-    ['an outcome without a session (before sessions were recorded) counts as the same session', 'committed', first, 'committed', {}, 'kept'],
+    ['an outcome without a session (before sessions were recorded) of the same drop counts as the same upload', 'committed', first, 'committed', { droppedAt: first.droppedAt }, 'kept'],
   ] as const)('Should decide: %s', (_name, beforeStatus, beforeSession, afterStatus, afterSession, expected) => {
     const existing = receiptFromOutcome(outcome(beforeStatus, '2026-01-01T00:05:00Z', beforeSession));
     const next = nextReceipt(existing, outcome(afterStatus, '2026-01-01T00:15:00Z', afterSession));
@@ -150,11 +150,23 @@ describe('Function: nextReceipt with upload sessions (retakes)', () => {
     }
   });
 
+  it('Should let a later drop\'s sessionless failure (a bad ticket, a failed split) replace a committed receipt, recording it', () => {
+    const existing = receiptFromOutcome(outcome('committed', '2026-01-01T00:05:00Z', first));
+    const badTicket = outcome('failed', '2026-01-01T00:15:00Z', { droppedAt: retake.droppedAt, reason: { code: 'TICKET_INVALID', message: 'metadata upload-id is missing' } });
+
+    expect(nextReceipt(existing, badTicket)).toMatchObject({ status: 'failed', reason: { code: 'TICKET_INVALID' }, supersedes: [{ status: 'committed', uploadIdHash: first.uploadIdHash }] });
+    // The same drop's duplicate event changes nothing.
+    expect(nextReceipt(existing, outcome('failed', '2026-01-01T00:15:00Z', { droppedAt: first.droppedAt, reason: { code: 'SPLIT_FAILED', message: 'x' } }))).toBeUndefined();
+  });
+
   it.each([
     [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'a' }, true],
     [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e1', uploadIdHash: 'b' }, false],
     [{ etag: 'e1', uploadIdHash: 'a' }, { etag: 'e2', uploadIdHash: 'a' }, false],
     [{ etag: 'e1' }, { etag: 'e1', uploadIdHash: 'b' }, true],
+    [{ etag: 'e1', droppedAt: 't1' }, { etag: 'e1', uploadIdHash: 'b', droppedAt: 't1' }, true],
+    [{ etag: 'e1', uploadIdHash: 'a', droppedAt: 't1' }, { etag: 'e1', droppedAt: 't2' }, false],
+    [{ etag: 'e1', droppedAt: 't1' }, { etag: 'e1', uploadIdHash: 'b', droppedAt: 't2' }, false],
   ])('Should tell whether receipt %o is about upload %o: %s', (receipt, upload, same) => {
     expect(sameUpload(receipt, upload)).toBe(same);
   });
