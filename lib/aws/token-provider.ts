@@ -1,6 +1,7 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { TokenError } from '../protocol/errors.ts';
+import { createInFlightSharing } from '../runtime/concurrency.ts';
 
 /** Gives the Authorization header value for a ticket's token-ref. */
 export interface TokenProvider {
@@ -17,24 +18,17 @@ export interface TokenProvider {
  * by another block's refresh takes the new value without fetching. One fetch, not one per block.
  */
 export function shareTokenFetches(tokens: TokenProvider): TokenProvider {
-  const pending = new Map<string, Promise<string>>();
+  const shared = createInFlightSharing<string>();
   const latest = new Map<string, string>();
   return {
     authorization(tokenRef, { forceFetch = false, replacing } = {}) {
       const known = latest.get(tokenRef);
       if (forceFetch && replacing !== undefined && known !== undefined && known !== replacing) return Promise.resolve(known);
-      const id = `${forceFetch ? 'force' : 'cached'}:${tokenRef}`;
-      let fetch = pending.get(id);
-      if (fetch === undefined) {
-        fetch = tokens.authorization(tokenRef, { forceFetch }).then((value) => {
+      return shared(`${forceFetch ? 'force' : 'cached'}:${tokenRef}`, () =>
+        tokens.authorization(tokenRef, { forceFetch }).then((value) => {
           latest.set(tokenRef, value);
           return value;
-        });
-        const settle = () => pending.delete(id);
-        fetch.then(settle, settle);
-        pending.set(id, fetch);
-      }
-      return fetch;
+        }));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { holdKey, nextHold, parseHold, type UploadHold } from '../protocol/upload-hold.ts';
+import { createInFlightSharing } from '../runtime/concurrency.ts';
 import type { ClipStore } from './clip-store.ts';
 
 /** Holds on uploads after a 429, kept in S3 beside the receipts (see protocol/upload-hold.ts). */
@@ -40,17 +41,9 @@ export function s3UploadHolds(clips: ClipStore, receiptsPrefix: string): UploadH
  * a hold since.
  */
 export function shareHoldReads(holds: UploadHolds): UploadHolds {
-  const inFlight = new Map<string, Promise<UploadHold | undefined>>();
+  const shared = createInFlightSharing<UploadHold | undefined>();
   return {
-    read(bucket, clipKey) {
-      const id = `${bucket}/${clipKey}`;
-      let read = inFlight.get(id);
-      if (read === undefined) {
-        read = holds.read(bucket, clipKey).finally(() => inFlight.delete(id));
-        inFlight.set(id, read);
-      }
-      return read;
-    },
+    read: (bucket, clipKey) => shared(`${bucket}/${clipKey}`, () => holds.read(bucket, clipKey)),
     hold: (bucket, clipKey, uploadIdHash, now, waitMs) => holds.hold(bucket, clipKey, uploadIdHash, now, waitMs),
   };
 }

@@ -3,7 +3,7 @@ import { MessageError, type FailureReason } from '../protocol/errors.ts';
 import { MAX_UINT32 } from '../protocol/limits.ts';
 import type { ClipRef, OutcomeMessage } from '../protocol/messages.ts';
 import { readS3Notification } from '../protocol/s3-event.ts';
-import { parseWith } from '../protocol/schema.ts';
+import { jsonOrUndefined, parseWith } from '../protocol/schema.ts';
 import { displayUri } from '../protocol/upload-target.ts';
 
 // Lenient on purpose: every field Lambda documents is typed, none but the two that make the
@@ -43,12 +43,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  * record one are looked at here; {@link parseSplitterFailure} checks the rest.
  */
 export function asSplitterFailureBody(body: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const value = jsonOrUndefined(body);
   return isObject(value) && 'requestContext' in value && 'requestPayload' in value ? value : undefined;
 }
 

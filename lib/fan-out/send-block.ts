@@ -11,7 +11,7 @@ import type { RelayLogger } from '../runtime/log.ts';
 import { noMetrics, type RelayMetrics } from '../runtime/metrics.ts';
 import { blockOutcome } from '../protocol/block-outcome.ts';
 import type { BlockMessage, OutcomeMessage, OutcomeStatus } from '../protocol/messages.ts';
-import { parseReceipt, receiptKey, sameUpload } from '../protocol/receipt.ts';
+import { parseReceipt, receiptKey, sameUpload, type Receipt } from '../protocol/receipt.ts';
 import { retryDelayMs } from '../protocol/backoff.ts';
 import { classifyAnswer, classifyFailure, type Verdict } from '../protocol/classify.ts';
 import type { UploadDispatcher } from '../http/http.ts';
@@ -84,6 +84,20 @@ async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<nu
   return waitMs;
 }
 
+/** This upload's receipt in `store`, or undefined: there is none, it is another upload's, or it is unreadable (`onUnreadable` is told). */
+async function receiptOfUpload(message: BlockMessage, store: ClipStore, receiptsPrefix: string, onUnreadable: (error: unknown) => void = () => {}): Promise<Receipt | undefined> {
+  const stored = await store.read(message.clip.bucket, receiptKey(receiptsPrefix, message.clip.key));
+  if (stored === undefined) return undefined;
+  let receipt: Receipt;
+  try {
+    receipt = parseReceipt(stored.body);
+  } catch (error) {
+    onUnreadable(error);
+    return undefined;
+  }
+  return sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId), droppedAt: message.droppedAt }) ? receipt : undefined;
+}
+
 /**
  * True when this block no longer needs sending: the clip (this version, this session) is committed, or it
  * ended failed/unconfirmed after the block was planned. A block planned later than such a
@@ -91,30 +105,15 @@ async function heldForMsNow(message: BlockMessage, deps: FanOutDeps): Promise<nu
  * settles nothing: the block is sent, and the finalizer replaces that receipt.
  */
 async function clipAlreadySettled(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
-  const stored = await deps.clips.read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
-  if (stored === undefined) return false;
-  let receipt;
-  try {
-    receipt = parseReceipt(stored.body);
-  } catch (error) {
-    deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) });
-    return false;
-  }
-  if (!sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId), droppedAt: message.droppedAt })) return false;
-  return receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt;
+  const receipt = await receiptOfUpload(message, deps.clips, deps.config.receiptsPrefix, (error) =>
+    deps.logger.warn('receipt unreadable: sending the block', { ...blockLogFields(message), reason: describeError(error) }));
+  return receipt !== undefined && (receipt.status === 'committed' || receipt.decidedAt >= message.plannedAt);
 }
 
 /** Whether the upload is known committed: a block got the 201 in this invocation, or the receipt (read afresh) says so. */
 async function uploadCommitted(message: BlockMessage, deps: FanOutDeps): Promise<boolean> {
   if (deps.committedClips?.has(uploadRef(message))) return true;
-  const stored = await (deps.uncachedClips ?? deps.clips).read(message.clip.bucket, receiptKey(deps.config.receiptsPrefix, message.clip.key));
-  if (stored === undefined) return false;
-  try {
-    const receipt = parseReceipt(stored.body);
-    return receipt.status === 'committed' && sameUpload(receipt, { etag: message.clip.etag, uploadIdHash: uploadIdHash(message.ticket.uploadId), droppedAt: message.droppedAt });
-  } catch {
-    return false;
-  }
+  return (await receiptOfUpload(message, deps.uncachedClips ?? deps.clips, deps.config.receiptsPrefix))?.status === 'committed';
 }
 
 /**

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { FailureReasonSchema, MessageError, MessageTooNewError } from './errors.ts';
 import { MAX_UINT32 } from './limits.ts';
 import { AnswerSummarySchema } from './put-answer.ts';
-import { parseWith } from './schema.ts';
+import { fieldOf, jsonOrUndefined, parseWith } from './schema.ts';
 import { TicketSchema } from './ticket.ts';
 
 const uint = z.number().check(z.int(), z.minimum(0), z.maximum(MAX_UINT32));
@@ -110,7 +110,7 @@ function liftV1(value: unknown): BlockMessage {
  */
 export function parseBlockMessage(body: string): BlockMessage {
   const value = parseJson(body);
-  const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  const version = fieldOf(value, 'v');
   if (typeof version === 'number' && version > BLOCK_MESSAGE_VERSION) {
     throw new MessageTooNewError(`block message version ${version} is newer than this build (it reads versions 1 to ${BLOCK_MESSAGE_VERSION}): retry later`, version);
   }
@@ -127,14 +127,7 @@ export function parseBlockMessage(body: string): BlockMessage {
  * block message that cannot be acted on still ends its clip with a failed receipt.
  */
 export function salvageClipRef(body: string): ClipRef | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const clip = typeof value === 'object' && value !== null ? (value as { clip?: unknown }).clip : undefined;
-  const result = ClipRefSchema.safeParse(clip);
+  const result = ClipRefSchema.safeParse(fieldOf(jsonOrUndefined(body), 'clip'));
   return result.success ? result.data : undefined;
 }
 
@@ -145,7 +138,7 @@ export function salvageClipRef(body: string): ClipRef | undefined {
  */
 export function parseOutcomeMessage(body: string): OutcomeMessage {
   const value = parseJson(body);
-  const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
+  const version = fieldOf(value, 'v');
   if (typeof version === 'number' && version > OUTCOME_MESSAGE_VERSION) {
     throw new MessageTooNewError(`outcome message version ${version} is newer than this build (it reads version ${OUTCOME_MESSAGE_VERSION}): retry later`, version);
   }

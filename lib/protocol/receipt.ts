@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { FailureReasonSchema, ReceiptError, ReceiptTooNewError } from './errors.ts';
 import { ClipRefSchema, OutcomeDetailsShape, OutcomeStatusSchema, type OutcomeMessage } from './messages.ts';
-import { parseWith } from './schema.ts';
+import { fieldOf, jsonOrUndefined, parseWith } from './schema.ts';
 
 /** The relay's durable, final record for one clip (docs/protocol.md, "Terms"): the clip's fields at the top, then the outcome's. */
 /** The receipt version this build writes and reads. */
@@ -71,7 +71,7 @@ export function parseReceipt(body: string): Receipt {
   } catch (error) {
     throw new ReceiptError(`receipt is not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  const version = typeof value === 'object' && value !== null ? (value as { receiptVersion?: unknown }).receiptVersion : undefined;
+  const version = fieldOf(value, 'receiptVersion');
   if (typeof version === 'number' && version > RECEIPT_VERSION) {
     throw new ReceiptTooNewError(`receipt version ${version} is newer than this build (it reads version ${RECEIPT_VERSION})`);
   }
@@ -84,14 +84,8 @@ export function parseReceipt(body: string): Receipt {
  * once recorded, is the one fact not to lose. A later version of the key is not held back by it.
  */
 export function claimsCommitted(body: string, etag: string): boolean {
-  try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value !== 'object' || value === null) return false;
-    const claimed = value as { status?: unknown; etag?: unknown };
-    return claimed.status === 'committed' && claimed.etag === etag;
-  } catch {
-    return false;
-  }
+  const value = jsonOrUndefined(body);
+  return fieldOf(value, 'status') === 'committed' && fieldOf(value, 'etag') === etag;
 }
 
 /** The receipt an outcome makes when nothing was recorded before. */

@@ -11,3 +11,17 @@ export function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, toError: 
   if (result.success) return result.data;
   throw toError(z.prettifyError(result.error).replaceAll('\n', '; ').replaceAll('✖ ', ''));
 }
+
+/** A JSON text's value, or undefined when it is not JSON: for reads where "not JSON" means "nothing here". */
+export function jsonOrUndefined(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One field of a JSON value, looked at before (or instead of) its schema; undefined when the value is no object. */
+export function fieldOf(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
+}

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { receiptKey } from './receipt.ts';
+import { jsonOrUndefined } from './schema.ts';
 
 const epochMs = z.number().check(z.int(), z.minimum(0));
 
@@ -24,13 +25,7 @@ export function holdKey(receiptsPrefix: string, clipKey: string): string {
 
 /** The stored hold, or undefined for anything that is not one (a hold is advice: a bad one holds nothing). */
 export function parseHold(body: string): UploadHold | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const result = UploadHoldSchema.safeParse(value);
+  const result = UploadHoldSchema.safeParse(jsonOrUndefined(body));
   return result.success ? result.data : undefined;
 }
 
